@@ -1,0 +1,63 @@
+import random
+
+import matplotlib as mpl
+import numpy as np
+import pytest
+import torch
+
+import toymodels as tm
+
+
+def test_version_is_a_string():
+    assert isinstance(tm.__version__, str) and tm.__version__.count(".") == 2
+
+
+def test_setup_seeds_every_generator():
+    tm.setup(seed=123)
+    a = (random.random(), np.random.rand(), torch.rand(1).item())
+    tm.setup(seed=123)
+    b = (random.random(), np.random.rand(), torch.rand(1).item())
+    tm.setup(seed=124)
+    c = (random.random(), np.random.rand(), torch.rand(1).item())
+    assert a == b
+    assert all(x != y for x, y in zip(a, c, strict=True))
+
+
+def test_setup_applies_the_book_style():
+    mpl.rcParams["axes.spines.top"] = True
+    tm.setup(seed=0)
+    assert mpl.rcParams["axes.spines.top"] is False
+
+
+def test_default_device_matches_the_machine():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert tm.choose_device().type == expected
+    assert tm.choose_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised when no GPU is present")
+def test_missing_cuda_is_a_clear_value_error():
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        tm.setup(device="cuda")
+
+
+def test_nonexistent_cuda_index_is_refused():
+    with pytest.raises(ValueError, match="cuda:99"):
+        tm.choose_device("cuda:99")
+
+
+@pytest.mark.parametrize("bad", ["gpu", "cdua", "tpu:0"])
+def test_unknown_device_names_are_refused(bad):
+    with pytest.raises(ValueError, match="available"):
+        tm.choose_device(bad)
+
+
+def test_device_of_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match="device"):
+        tm.choose_device(0)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, "0", True])
+def test_bad_seed_is_refused(seed):
+    with pytest.raises((TypeError, ValueError), match="seed"):
+        tm.seed_everything(seed)

@@ -1,0 +1,86 @@
+"""One call at the top of every chapter: seeds, plotting style and the device.
+
+>>> import toymodels as tm
+>>> device = tm.setup(seed=0)            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from ._checks import check_int
+
+__all__ = ["setup", "seed_everything", "choose_device", "BOOK_STYLE"]
+
+#: matplotlib rc settings shared by every figure of the book.
+BOOK_STYLE = {
+    "figure.figsize": (6.0, 3.6),
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.frameon": False,
+    "image.cmap": "RdBu_r",
+}
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's ``random``, numpy's legacy global generator and torch (CPU and CUDA)."""
+    seed = check_int(seed, "seed", minimum=0, maximum=2**32 - 1)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def choose_device(device: str | torch.device | None = None) -> torch.device:
+    """Return ``device`` as a :class:`torch.device`, checking that it exists.
+
+    ``None`` means ``cuda`` when a GPU is present and the CPU otherwise. An explicit
+    device that this machine lacks (``"cuda"`` without a GPU, ``"cuda:3"`` with one GPU,
+    a misspelt name) raises ``ValueError`` naming what is available.
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be None, a string or a torch.device, got {type(device).__name__}")
+    available = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device {device!r} is not a valid device; available: {available}") from err
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} was requested but no CUDA GPU is present; available: {available}")
+        index = 0 if dev.index is None else dev.index
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} does not exist; available: {available}")
+        return torch.device("cuda", index)
+    raise ValueError(f"device {device!r} is not supported by toymodels; available: {available}")
+
+
+def setup(seed: int = 0, device: str | torch.device | None = None, *, style: bool = True,
+          threads: int | None = None) -> torch.device:
+    """Prepare a chapter: seed everything, apply :data:`BOOK_STYLE`, return the device.
+
+    ``threads`` caps torch's intra-op threads (default: leave torch's choice, or the
+    ``TOYMODELS_THREADS`` environment variable when set).
+    """
+    seed_everything(seed)
+    if threads is None and os.environ.get("TOYMODELS_THREADS"):
+        threads = int(os.environ["TOYMODELS_THREADS"])
+    if threads is not None:
+        torch.set_num_threads(check_int(threads, "threads", minimum=1))
+    if style:
+        import matplotlib as mpl
+
+        mpl.rcParams.update(BOOK_STYLE)
+    return choose_device(device)
