@@ -15,9 +15,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._checks import check_int, check_probability
+from ._checks import check_int, check_probability, check_vector
 
-__all__ = ["sparse_uniform", "sparse_uniform_torch", "sparsity_grid"]
+__all__ = [
+    "sparse_uniform",
+    "sparse_uniform_torch",
+    "sparsity_grid",
+    "check_importance",
+    "exactly_one_active",
+    "exactly_one_active_torch",
+    "nonzero_counts",
+    "streaming_moments",
+]
 
 
 def _transform_numpy(u: np.ndarray, S: np.ndarray) -> np.ndarray:
@@ -91,3 +100,126 @@ def sparsity_grid(n: int, *, low: float = 0.0, high: float = 0.99, log: bool = T
     if not log:
         return np.linspace(low, high, n)
     return 1 - np.geomspace(1 - low, 1 - high, n) if high < 1 else np.linspace(low, high, n)
+
+
+def check_importance(importance, D: int, name: str = "importance") -> np.ndarray:
+    """Return the importance weights ``ω`` as a float64 vector of shape ``(D,)``.
+
+    ``ω_i ≥ 0`` weighs feature ``i`` in the loss ``Σ_i ω_i (x_i - x̂_i)²`` (the Toy Models
+    paper's ``I_i``; see ``notation.md``). A scalar is broadcast to all features; a vector of
+    the wrong length, a negative or a non-finite entry raises ``ValueError`` naming ``name``.
+    """
+    D = check_int(D, "D", minimum=1)
+    return check_vector(importance, name, D, nonnegative=True)
+
+
+def _check_one_hot_probabilities(probabilities, D: int) -> np.ndarray:
+    if probabilities is None:
+        return np.full(D, 1.0 / D)
+    q = check_vector(probabilities, "probabilities", D, nonnegative=True)
+    if q.sum() <= 0:
+        raise ValueError("probabilities must have a positive sum (they are normalised to sum to 1)")
+    return q / q.sum()
+
+
+def exactly_one_active(T: int, D: int, probabilities=None, *,
+                       rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """``T`` samples with exactly one non-zero feature: points of the skeleton ``Q_1``.
+
+    Feature ``i`` is the active one with probability ``probabilities[i]`` (non-negative,
+    normalised to sum to 1; uniform when ``None``) and its value is uniform on ``(0, 1]``
+    (``1 - u`` with ``u ~ U[0, 1)``, so it is never exactly zero). This is the law of the
+    Section 2.1 data conditioned on lying in ``Q_1`` (the 1-sparse vectors of Section 3.1 of
+    the notes) when all features share one sparsity. Shape ``(T, D)``, float64.
+    """
+    T = check_int(T, "T", minimum=1)
+    D = check_int(D, "D", minimum=1)
+    q = _check_one_hot_probabilities(probabilities, D)
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    idx = rng.choice(D, size=T, p=q)
+    x = np.zeros((T, D))
+    x[np.arange(T), idx] = 1.0 - rng.random(T)
+    return x
+
+
+def exactly_one_active_torch(T: int, D: int, probabilities=None, *,
+                             generator: torch.Generator | None = None, device=None,
+                             dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Torch version of :func:`exactly_one_active`, on any device (shape ``(T, D)``)."""
+    from .environment import choose_device
+
+    T = check_int(T, "T", minimum=1)
+    D = check_int(D, "D", minimum=1)
+    q = _check_one_hot_probabilities(probabilities, D)
+    device = choose_device(device) if generator is None else generator.device
+    q_t = torch.as_tensor(q, dtype=torch.float64, device=device)
+    idx = torch.multinomial(q_t, T, replacement=True, generator=generator)
+    values = 1 - torch.rand(T, generator=generator, device=device, dtype=dtype)
+    x = torch.zeros((T, D), dtype=dtype, device=device)
+    x[torch.arange(T, device=device), idx] = values
+    return x
+
+
+def nonzero_counts(x) -> np.ndarray:
+    """Number of non-zero entries of each sample: ``l`` such that ``x_t ∈ Q_l`` (notes §3.1).
+
+    ``x`` is a numpy array or torch tensor whose last axis holds the ``D`` features; returns an
+    integer numpy array of the leading shape.
+    """
+    if isinstance(x, torch.Tensor):
+        return (x != 0).sum(dim=-1).cpu().numpy()
+    x = np.asarray(x)
+    if x.ndim < 1:
+        raise ValueError(f"x must have a feature axis, got a scalar of shape {x.shape}")
+    return np.count_nonzero(x, axis=-1)
+
+
+def streaming_moments(T: int, D: int, S=0.0, *, seed: int = 0, chunk_rows: int = 1000,
+                      threads: int | None = None, streams: int = 8) -> dict:
+    """Draw ``T`` samples of the Section 2.1 data in chunks and keep only per-feature moments.
+
+    For sample sizes whose ``T × D`` matrix does not fit in memory (``10⁷ × 100`` float32 is
+    4 GB): the rows are split into ``streams`` fixed blocks, each drawn by its own numpy PCG64
+    generator (spawned from ``seed``, so the result does not depend on ``threads``) into a
+    reused float32 buffer of ``chunk_rows × D`` numbers, transformed in place with one
+    uniform per entry, ``x = max(u - S, 0)/(1 - S)``, and reduced to per-feature sums. numpy
+    releases the GIL while it fills the buffer, so ``threads`` worker threads run in parallel.
+
+    Returns a dict of float64 arrays of shape ``(D,)``: ``mean`` (estimates ``E x_i``),
+    ``second`` (``E x_i²``), ``zero_fraction`` (``P(x_i = 0)``), and the integer ``T``.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    T = check_int(T, "T", minimum=1)
+    D = check_int(D, "D", minimum=1)
+    chunk_rows = check_int(chunk_rows, "chunk_rows", minimum=1)
+    streams = check_int(streams, "streams", minimum=1)
+    threads = streams if threads is None else check_int(threads, "threads", minimum=1)
+    S = np.broadcast_to(check_probability(S, "S", shape=(D,)), (D,))
+    p = 1.0 - S
+    S32 = S.astype(np.float32)
+    scale32 = np.where(p > 0, 1.0 / np.where(p > 0, p, 1.0), 0.0).astype(np.float32)
+    bounds = np.linspace(0, T, streams + 1).astype(np.int64)
+    seeds = np.random.SeedSequence(check_int(seed, "seed", minimum=0)).spawn(streams)
+
+    def run(k: int):
+        rng = np.random.default_rng(seeds[k])
+        buf = np.empty((chunk_rows, D), dtype=np.float32)
+        s1, s2, nz = np.zeros(D), np.zeros(D), np.zeros(D, dtype=np.int64)
+        for start in range(bounds[k], bounds[k + 1], chunk_rows):
+            u = buf[: min(chunk_rows, bounds[k + 1] - start)]
+            rng.random(dtype=np.float32, out=u)
+            np.subtract(u, S32, out=u)
+            np.maximum(u, 0, out=u)
+            np.multiply(u, scale32, out=u)
+            s1 += u.sum(axis=0, dtype=np.float64)
+            s2 += np.einsum("ij,ij->j", u, u, dtype=np.float64)
+            nz += np.count_nonzero(u, axis=0)
+        return s1, s2, nz
+
+    with ThreadPoolExecutor(max_workers=min(threads, streams)) as pool:
+        parts = list(pool.map(run, range(streams)))
+    s1 = sum(part[0] for part in parts)
+    s2 = sum(part[1] for part in parts)
+    nz = sum(part[2] for part in parts)
+    return {"T": T, "mean": s1 / T, "second": s2 / T, "zero_fraction": 1.0 - nz / T}
