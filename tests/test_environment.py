@@ -61,3 +61,16 @@ def test_device_of_wrong_type_is_a_type_error():
 def test_bad_seed_is_refused(seed):
     with pytest.raises((TypeError, ValueError), match="seed"):
         tm.seed_everything(seed)
+
+
+def test_widgets_are_live_only_in_a_notebook_a_person_opened(monkeypatch):
+    monkeypatch.delenv("TOYMODELS_WIDGETS", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert tm.widgets_live() is False  # headless: pytest, nbval, jupyter-book
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/jovyan/chapters/01_linear_autoencoder.ipynb")
+    assert tm.widgets_live() is True  # a Jupyter server (Binder, JupyterLab)
+    monkeypatch.setenv("TOYMODELS_WIDGETS", "0")
+    assert tm.widgets_live() is False
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    monkeypatch.setenv("TOYMODELS_WIDGETS", "1")
+    assert tm.widgets_live() is True

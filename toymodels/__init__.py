@@ -5,8 +5,8 @@ of one part of the source notes (Becker-Kahn, 2022) and cites the equations it
 implements.
 """
 
-from .environment import BOOK_STYLE, choose_device, seed_everything, setup
+from .environment import BOOK_STYLE, choose_device, seed_everything, setup, widgets_live
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "setup", "seed_everything", "choose_device", "BOOK_STYLE"]
+__all__ = ["__version__", "setup", "seed_everything", "choose_device", "widgets_live", "BOOK_STYLE"]

@@ -14,7 +14,7 @@ import torch
 
 from ._checks import check_int
 
-__all__ = ["setup", "seed_everything", "choose_device", "BOOK_STYLE"]
+__all__ = ["setup", "seed_everything", "choose_device", "widgets_live", "BOOK_STYLE"]
 
 #: matplotlib rc settings shared by every figure of the book.
 BOOK_STYLE = {
@@ -65,6 +65,23 @@ def choose_device(device: str | torch.device | None = None) -> torch.device:
             raise ValueError(f"device {device!r} does not exist; available: {available}")
         return torch.device("cuda", index)
     raise ValueError(f"device {device!r} is not supported by toymodels; available: {available}")
+
+
+def widgets_live() -> bool:
+    """Whether a chapter should show its ipywidgets sliders.
+
+    True in a notebook opened by a person: Google Colab, or any Jupyter server (Binder,
+    JupyterLab, Notebook), which tells its kernels the notebook's path in ``JPY_SESSION_NAME``.
+    False when the notebook is executed headless (``jupyter-book build``, ``pytest --nbval``,
+    ``nbconvert``), so the rendered book shows the static figure and stored outputs stay stable.
+    ``TOYMODELS_WIDGETS=1`` or ``=0`` overrides the guess.
+    """
+    import sys
+
+    forced = os.environ.get("TOYMODELS_WIDGETS")
+    if forced is not None and forced.strip() != "":
+        return forced.strip().lower() not in {"0", "false", "no", "off"}
+    return "google.colab" in sys.modules or bool(os.environ.get("JPY_SESSION_NAME"))
 
 
 def setup(seed: int = 0, device: str | torch.device | None = None, *, style: bool = True,
