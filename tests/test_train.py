@@ -367,3 +367,10 @@ def test_bad_arguments_of_train():
         train(cfg(), engine="reference", checkpoint="x.npz")
     with pytest.raises(ValueError, match=r"sparsities must be a non-empty 1-d sequence"):
         TrainConfig.sweep([[0.1]])
+
+
+def test_no_superposition_config_warns():
+    from toymodels.train import NoSuperpositionWarning
+
+    with pytest.warns(NoSuperpositionWarning, match="n_hidden = 3 >= n_features = 3"):
+        TrainConfig(model="relu", n_features=3, n_hidden=3, n_instances=1, steps=1)

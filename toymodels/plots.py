@@ -86,11 +86,9 @@ def playground(n_features: int = 5, n_hidden: int = 2, sparsity: float = 0.9,
     ``d = n_hidden``, sparsity ``S`` and importance ``ω_i = importance_decay**i`` (a few seconds)
     and draw them: polygons when ``d = 2``, otherwise ``WᵀW`` and the norm bars.
 
-    Warns when ``n_hidden >= n_features`` (every feature gets its own dimension: no
-    superposition to see). Returns the :class:`toymodels.train.TrainResult`.
+    Warns (``NoSuperpositionWarning``, from the config) when ``n_hidden >= n_features``
+    (every feature gets its own dimension: no superposition to see). Returns the :class:`toymodels.train.TrainResult`.
     """
-    import warnings
-
     from ._checks import check_int, check_probability
     from .train import TrainConfig, train
 
@@ -99,9 +97,6 @@ def playground(n_features: int = 5, n_hidden: int = 2, sparsity: float = 0.9,
     S = float(check_probability(sparsity, "sparsity"))
     if not 0 < importance_decay <= 1:
         raise ValueError(f"importance_decay must lie in (0, 1], got {importance_decay}")
-    if d >= D:
-        warnings.warn(f"n_hidden = {d} >= n_features = {D}: every feature can have its own "
-                      "dimension, so there is no superposition to see", UserWarning, stacklevel=2)
     cfg = TrainConfig(model="relu", n_features=D, n_hidden=d, n_instances=n_instances,
                       sparsity=S, importance=importance_decay ** np.arange(D), batch_size=1024,
                       steps=steps, lr=1e-2, schedule="cosine", seed=seed, progress=False)

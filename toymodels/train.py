@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,6 +60,11 @@ __all__ = [
 
 _FORMAT = "toymodels.TrainResult/1"
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class NoSuperpositionWarning(UserWarning):
+    """A config with ``n_hidden >= n_features``: every feature can have a dimension of its own,
+    so the model need not compress and there is no superposition to study."""
 
 
 class DivergenceError(RuntimeError):
@@ -183,6 +189,10 @@ class TrainConfig:
         self.n_features = check_int(self.n_features, "n_features", minimum=1)
         self.n_hidden = check_int(self.n_hidden, "n_hidden", minimum=1)
         self.n_instances = check_int(self.n_instances, "n_instances", minimum=1)
+        if self.n_hidden >= self.n_features:
+            warnings.warn(f"n_hidden = {self.n_hidden} >= n_features = {self.n_features}: every feature "
+                          "can have its own dimension, so there is no superposition to see",
+                          NoSuperpositionWarning, stacklevel=3)
         self.batch_size = check_int(self.batch_size, "batch_size", minimum=1)
         self.steps = check_int(self.steps, "steps", minimum=1)
         self.log_every = check_int(self.log_every, "log_every", minimum=1)
