@@ -49,7 +49,8 @@ const report = () => {
     images: q('img').map(i => ({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0})),
     unresolved: (text.match(/\\?\\?/g) || []).length + q('.xref.std-ref:not(a *), span.problematic').length,
     citationsMissing: q('a.reference.internal').filter(a => /^\\[?\\s*\\]?$/.test(a.textContent)).length,
-    tracebacks: q('.output.traceback, .output.error, div.cell_output .stderr, .output.stderr').map(e => e.textContent.slice(0, 200)),
+    tracebacks: q('.output.traceback, .output.error, div.cell_output .stderr, .output.stderr')
+      .map(e => e.textContent.slice(0, 200)),
     tracebackText: /Traceback \\(most recent call last\\)/.test(text),
     links: q('a[href]').map(a => a.getAttribute('href')),
     ids: ids,
