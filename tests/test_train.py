@@ -94,6 +94,38 @@ def test_same_seed_same_result_and_prefetch_does_not_matter():
     assert not np.array_equal(a.params["W"], c.params["W"])
 
 
+@pytest.mark.parametrize("kw", [dict(n_features=7, batch_size=33, n_instances=5),  # odd D T
+                                dict(n_features=5, batch_size=64, n_instances=4)])
+def test_batches_drawn_by_the_workers_are_the_batches_of_the_data_thread(kw):
+    """With several workers and prefetching, each worker draws its instances of the batch
+    (PCG64.advance into the chunk's stream): exactly the numbers of the data thread, whatever
+    the chunk length, the block edges, the parity of the offsets and the first step."""
+    c = cfg(sparsity=np.linspace(0, 0.95, kw["n_instances"])[:, None], **kw)
+    for K, start in [(1, 0), (3, 0), (3, 4)]:
+        b = tr._BlockBatches(c, start, K)
+        ref = tr._CpuBatches(c, start, K, threaded=False)
+        for _ in range(start, c.steps):
+            x = b.next()
+            for a, e in [(3, c.n_instances), (0, 1), (1, 3)]:
+                b.draw(a, e)
+            np.testing.assert_array_equal(x.numpy(), ref.next().numpy())
+    # the trainer: same result with the workers drawing and with no prefetching at all
+    runs = [train(c, workers=2, prefetch=True), train(c, workers=2, prefetch=False)]
+    for k in runs[0].params:
+        np.testing.assert_array_equal(runs[0].params[k], runs[1].params[k])
+    np.testing.assert_array_equal(runs[0].loss_history, runs[1].loss_history)
+
+
+def test_resume_with_workers_drawing_the_data(tmp_path):
+    c = cfg(steps=150, log_every=20, n_instances=4)
+    full = train(c, workers=2, prefetch=True)
+    half = train(c.replace(steps=71), workers=2, prefetch=True)
+    rest = train(c, resume=half, workers=2, prefetch=True)
+    np.testing.assert_allclose(rest.W, full.W, rtol=1e-5, atol=1e-7)
+    same = np.isin(rest.log_steps, full.log_steps)
+    np.testing.assert_allclose(rest.loss_history[same], full.loss_history, rtol=1e-6)
+
+
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
     full = train(cfg(steps=150, log_every=20))
     half = train(cfg(steps=70, log_every=20))
@@ -181,6 +213,10 @@ def test_divergence_names_step_and_instance():
     with pytest.raises(DivergenceError, match=r"diverged at step 1: the loss of instance 1 is"
                        r" (inf|nan)") as err:
         train(cfg(model="tied", importance=ω, optimizer="sgd", lr=0.01, sparsity=0.0))
+    assert err.value.step == 1 and err.value.instances == [1]
+    with pytest.raises(DivergenceError) as err:  # the same with the workers drawing the data
+        train(cfg(model="tied", importance=ω, optimizer="sgd", lr=0.01, sparsity=0.5),
+              workers=2, prefetch=True)
     assert err.value.step == 1 and err.value.instances == [1]
 
 
