@@ -10,6 +10,7 @@ For each HTML page listed in the book's table of contents it checks that
   with no error markers (``mjx-merror``) and no raw TeX delimiters left in the text;
 * every image has loaded (``naturalWidth > 0``);
 * every cross-reference and citation resolved: no ``??``, no unresolved-reference markers,
+  no raw TeX in link texts,
   and every internal link points at a page and an anchor that exist;
 * no cell output shows a traceback, an error or anything written to stderr;
 
@@ -48,6 +49,7 @@ const report = () => {
     rawTex: (text.match(/\\$\\$|\\\\\\(|\\\\\\[|\\\\begin\\{/g) || []).length,
     images: q('img').map(i => ({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0})),
     unresolved: (text.match(/\\?\\?/g) || []).length + q('.xref.std-ref:not(a *), span.problematic').length,
+    texInLinks: q('a').map(a => a.textContent).filter(t => /\\\\[a-zA-Z]+|\\$/.test(t)).slice(0, 5),
     citationsMissing: q('a.reference.internal').filter(a => /^\\[?\\s*\\]?$/.test(a.textContent)).length,
     tracebacks: q('.output.traceback, .output.error, div.cell_output .stderr, .output.stderr')
       .map(e => e.textContent.slice(0, 200)),
@@ -150,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         if r["rawTex"]:
             problems.append(f"{r['rawTex']} raw TeX delimiters left in the text")
         problems += [f"image did not load: {i['src']}" for i in r["images"] if not i["ok"]]
+        problems += [f"raw TeX in link text: {t!r}" for t in r["texInLinks"]]
         if r["unresolved"]:
             problems.append(f"{r['unresolved']} unresolved references ('??' or unresolved markers)")
         if r["citationsMissing"]:
