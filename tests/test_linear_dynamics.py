@@ -70,7 +70,7 @@ def test_time_near_and_escape_time():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="optimizer must be one of"):
         ld.train_linear(Σ, 2, optimizer="sgd")
-    with pytest.raises(ValueError, match="lr must be a positive"):
+    with pytest.raises(ValueError, match="lr must be positive"):
         ld.train_linear(Σ, 2, lr=-1.0)
     with pytest.raises(ValueError, match="d must be smaller than D"):
         ld.train_linear(Σ, 4)

@@ -7,12 +7,14 @@ the boundary of ``toymodels`` instead of deep inside numpy or torch.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
 __all__ = [
     "check_int",
+    "check_float",
     "check_probability",
     "check_finite_array",
     "check_symmetric_pd",
@@ -29,6 +31,24 @@ def check_int(value, name: str, *, minimum: int | None = None, maximum: int | No
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def check_float(value, name: str, *, positive: bool = False, minimum: float | None = None,
+                maximum: float | None = None, max_open: bool = False) -> float:
+    """Return ``value`` as a finite ``float``, optionally ``> 0``, ``>= minimum`` and
+    ``<= maximum`` (``< maximum`` with ``max_open``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be positive (> 0), got {value:g}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum:g}, got {value:g}")
+    if maximum is not None and (value >= maximum if max_open else value > maximum):
+        raise ValueError(f"{name} must be {'<' if max_open else '<='} {maximum:g}, got {value:g}")
     return value
 
 

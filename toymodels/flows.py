@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ._checks import check_finite_array, check_int
+from ._checks import check_finite_array, check_float, check_int
 from .linear import check_sigma, principal_angles
 
 __all__ = [
@@ -205,9 +205,7 @@ class FlowTrajectory:
 
 
 def _times(t_max, n_eval):
-    t_max = float(check_finite_array(t_max, "t_max"))
-    if t_max <= 0:
-        raise ValueError(f"t_max must be positive, got {t_max}")
+    t_max = check_float(t_max, "t_max", positive=True)
     n_eval = check_int(n_eval, "n_eval", minimum=2)
     return t_max, np.linspace(0.0, t_max, n_eval)
 
@@ -266,9 +264,7 @@ def gradient_descent_tied(W0, Σ, lr: float, steps: int, *, flow: str = "exact",
     if flow not in FLOWS:
         raise ValueError(f"flow must be one of {sorted(FLOWS)}, got {flow!r}")
     Σ, W = _check_ΣW(Σ, W0)
-    lr = float(check_finite_array(lr, "lr"))
-    if lr <= 0:
-        raise ValueError(f"lr must be positive, got {lr}")
+    lr = check_float(lr, "lr", positive=True)
     steps = check_int(steps, "steps", minimum=0)
     record_every = check_int(record_every, "record_every", minimum=1)
     field = FLOWS[flow]
@@ -378,9 +374,7 @@ def playground(S=0.8, D: int = 6, d: int = 2, init_scale: float = 0.01, t_max: f
 
     D = check_int(D, "D", minimum=2)
     d = check_int(d, "d", minimum=1, maximum=D - 1)
-    init_scale = float(check_finite_array(init_scale, "init_scale"))
-    if init_scale <= 0:
-        raise ValueError(f"init_scale must be positive, got {init_scale}")
+    init_scale = check_float(init_scale, "init_scale", positive=True)
     Σ = population_second_moment(S, D)
     W0 = init_scale * np.random.default_rng(seed).standard_normal((d, D))
     traj = integrate_tied(W0, Σ, t_max, flow=flow, n_eval=301)

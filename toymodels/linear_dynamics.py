@@ -13,7 +13,7 @@ import numpy as np
 
 from . import hessian as _hessian
 from . import linear
-from ._checks import check_finite_array, check_int
+from ._checks import check_finite_array, check_float, check_int
 
 __all__ = [
     "LinearRun",
@@ -39,12 +39,6 @@ class LinearRun:
     lr: float
 
 
-def _check_lr(lr):
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    return float(lr)
-
-
 def default_lr(Σ, optimizer: str = "gd") -> float:
     """A stable step: 0.05/λ_max for gradient descent (the Hessian's spectrum scales with Σ),
     0.01 for Adam (whose steps have the size of lr whatever the scale of Σ)."""
@@ -67,10 +61,9 @@ def train_linear(Σ, d, *, steps: int = 1000, lr: float | None = None, optimizer
     steps = check_int(steps, "steps", minimum=0)
     if optimizer not in _OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
-    lr = default_lr(Σ, optimizer) if lr is None else _check_lr(lr)
+    lr = default_lr(Σ, optimizer) if lr is None else check_float(lr, "lr", positive=True)
     if A0 is None or B0 is None:
-        if not (np.isfinite(init_scale) and init_scale > 0):
-            raise ValueError(f"init_scale must be a positive finite number, got {init_scale!r}")
+        init_scale = check_float(init_scale, "init_scale", positive=True)
         rng = np.random.default_rng(seed)
         A = init_scale * rng.standard_normal((D, d))
         B = init_scale * rng.standard_normal((d, D))

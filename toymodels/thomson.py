@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from ._checks import check_finite_array, check_int
+from ._checks import check_finite_array, check_float, check_int
 
 __all__ = ["PUBLISHED_ENERGIES", "coulomb_energy", "energy_gradient", "ThomsonSolution",
            "solve_thomson", "random_sphere_points"]
@@ -46,8 +46,7 @@ def coulomb_energy(X, s: float = 1.0) -> float:
     Thomson energy.
     """
     X = _check_points(X)
-    if not s > 0:
-        raise ValueError(f"s must be positive, got {s}")
+    s = check_float(s, "s", positive=True)
     iu = np.triu_indices(X.shape[0], 1)
     r = np.linalg.norm(X[:, None, :] - X[None, :, :], axis=-1)[iu]
     with np.errstate(divide="ignore"):
@@ -108,8 +107,7 @@ def solve_thomson(N: int, m: int = 3, *, s: float = 1.0, restarts: int = 20, see
     N = check_int(N, "N", minimum=2)
     m = check_int(m, "m", minimum=2)
     restarts = check_int(restarts, "restarts", minimum=1)
-    if not s > 0:
-        raise ValueError(f"s must be positive, got {s}")
+    s = check_float(s, "s", positive=True)
     rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
     best, energies = None, []
     for _ in range(restarts):

@@ -36,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import numbers
 import os
 import queue
 import sys
@@ -50,7 +49,7 @@ import numpy as np
 import torch
 
 from . import models
-from ._checks import check_int, check_probability
+from ._checks import check_float, check_int, check_probability
 from .optim import OPTIMIZERS, SCHEDULES, FlatOptimizer, learning_rate
 
 __all__ = [
@@ -82,23 +81,6 @@ class DivergenceError(RuntimeError):
 
 # ----------------------------------------------------------------------------------------------
 # configuration
-
-
-def _check_float(value, name: str, *, minimum: float | None = None, positive: bool = False,
-                 maximum: float | None = None, max_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, "
-                        f"got {value!r} of type {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if positive and value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value:g}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum:g}, got {value:g}")
-    if maximum is not None and (value >= maximum if max_open else value > maximum):
-        raise ValueError(f"{name} must be {'<' if max_open else '<='} {maximum:g}, got {value:g}")
-    return value
 
 
 def _as_array(value, name: str) -> np.ndarray:
@@ -210,14 +192,14 @@ class TrainConfig:
         if np.any(ω < 0):
             raise ValueError(f"importance must be >= 0, got an entry {ω[ω < 0].ravel()[0]:g}")
         self._ω = _per_instance(ω, "importance", n, D, allow_D=True)
-        self.lr = _check_float(self.lr, "lr", positive=True)
+        self.lr = check_float(self.lr, "lr", positive=True)
         if not isinstance(self.optimizer, str) or self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
-        self.weight_decay = _check_float(self.weight_decay, "weight_decay", minimum=0.0)
+        self.weight_decay = check_float(self.weight_decay, "weight_decay", minimum=0.0)
         if not isinstance(self.schedule, str) or self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}")
         if self.init_scale is not None:
-            self.init_scale = _check_float(self.init_scale, "init_scale", positive=True)
+            self.init_scale = check_float(self.init_scale, "init_scale", positive=True)
         if self.device is not None and not isinstance(self.device, (str, torch.device)):
             raise TypeError(f"device must be None, a string or a torch.device, "
                             f"got {type(self.device).__name__}")
@@ -231,10 +213,10 @@ class TrainConfig:
             raise TypeError(f"betas must be a pair of numbers, got {self.betas!r}") from err
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair (β1, β2), got {self.betas!r}")
-        self.betas = tuple(_check_float(b, f"betas[{i}]", minimum=0.0, maximum=1.0, max_open=True)
+        self.betas = tuple(check_float(b, f"betas[{i}]", minimum=0.0, maximum=1.0, max_open=True)
                            for i, b in enumerate(betas))
-        self.eps = _check_float(self.eps, "eps", positive=True)
-        self.momentum = _check_float(self.momentum, "momentum", minimum=0.0, maximum=1.0,
+        self.eps = check_float(self.eps, "eps", positive=True)
+        self.momentum = check_float(self.momentum, "momentum", minimum=0.0, maximum=1.0,
                                      max_open=True)
         if self.warmup_steps is not None:
             self.warmup_steps = check_int(self.warmup_steps, "warmup_steps", minimum=1,
