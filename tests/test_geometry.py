@@ -109,3 +109,13 @@ def test_bad_input():
         g.feature_dimensionality(np.full((2, 2), np.nan))
     with pytest.raises(ValueError, match="same shape"):
         g.aligned_distance(np.ones((3, 2)), np.ones((4, 2)))
+
+
+def test_two_in_one_phase_names_each_candidate_solution():
+    w = np.array([[1.0, 0.0], [0.1, -0.9], [0.8, -0.7], [-0.9, 1.1], [0.7, 0.8], [0.0, 0.0]])
+    codes = g.two_in_one_phase(w)
+    assert [g.TWO_IN_ONE_PHASES[c] for c in codes] == [
+        "feature 1 only", "feature 2 only", "antipodal", "antipodal", "other", "other"]
+    assert g.two_in_one_phase(w.reshape(2, 3, 2)).shape == (2, 3)
+    with pytest.raises(ValueError, match=r"w must have shape \(\.\.\., 2\)"):
+        g.two_in_one_phase(np.ones((4, 3)))

@@ -38,6 +38,8 @@ __all__ = [
     "nearest_fraction",
     "pairwise_angles",
     "aligned_distance",
+    "TWO_IN_ONE_PHASES",
+    "two_in_one_phase",
 ]
 
 
@@ -246,3 +248,26 @@ def aligned_distance(X, Y, *, restarts: int = 20, seed: int = 0, return_alignmen
             best, best_align = val, (Q, perm)
     dist = float(np.sqrt(max(best, 0.0) / len(X)))
     return (dist, *best_align) if return_alignment else dist
+
+
+#: Names of the codes returned by :func:`two_in_one_phase`, in order.
+TWO_IN_ONE_PHASES = ("feature 1 only", "feature 2 only", "antipodal", "other")
+
+
+def two_in_one_phase(w) -> np.ndarray:
+    """Classify trained 2-features-into-1 models by the geometry of their weights.
+
+    ``w`` has shape ``(..., 2)``: the single row ``(w_1, w_2)`` of each model's ``W``. Returns
+    integer codes indexing :data:`TWO_IN_ONE_PHASES`: 0 when only feature 1 is embedded
+    (``|w_1| > 0.5``, ``|w_2| < 0.3``), 1 for feature 2 alone, 2 for antipodal superposition
+    (both ``> 0.5`` with opposite signs), 3 for anything else. These are the candidate solutions
+    of the Toy Models phase diagram (Chapter 3).
+    """
+    w = check_finite_array(w, "w")
+    if w.ndim < 1 or w.shape[-1] != 2:
+        raise ValueError(f"w must have shape (..., 2), one row (w_1, w_2) per model, got {w.shape}")
+    a = np.abs(w)
+    f1 = (a[..., 0] > 0.5) & (a[..., 1] < 0.3)
+    f2 = (a[..., 1] > 0.5) & (a[..., 0] < 0.3)
+    antipodal = (a[..., 0] > 0.5) & (a[..., 1] > 0.5) & (w[..., 0] * w[..., 1] < 0)
+    return np.select([f1, f2, antipodal], [0, 1, 2], default=3)
