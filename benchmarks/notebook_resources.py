@@ -7,6 +7,11 @@ compares them with the budgets (1.5 GB; the time budget of each chapter's issue)
 
     python benchmarks/notebook_resources.py            # one core, as the smallest session
     python benchmarks/notebook_resources.py --cores 0,1
+    python benchmarks/notebook_resources.py --cores 0,1 --engine reference   # the "before"
+
+``--engine reference`` runs every chapter with the trainer's autograd engine (autograd through
+the model and ``torch.optim``, the loop a reader would write), through the environment variable
+``TOYMODELS_ENGINE``: the book's execution time without the fused trainer.
 
 It is a measurement, not a test: it prints a table and exits non-zero when a budget is exceeded.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -38,28 +44,32 @@ print(json.dumps({"rc": rc, "wall": wall, "peak_mb": peak_kb / 1024}))
 """
 
 
-def measure(notebook: Path, cores: str) -> dict:
+def measure(notebook: Path, cores: str, engine: str) -> dict:
     cmd = ["jupyter", "nbconvert", "--to", "notebook", "--execute", "--stdout",
            "--ExecutePreprocessor.timeout=900", str(notebook)]
     if cores and shutil.which("taskset"):
         cmd = ["taskset", "-c", cores, *cmd]
+    env = {**os.environ, "TOYMODELS_ENGINE": engine}
     out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cmd)], capture_output=True,
-                         text=True, check=True, cwd=ROOT)
+                         text=True, check=True, cwd=ROOT, env=env)
     return json.loads(out.stdout)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", default="0", help="cores for taskset, e.g. '0' or '0,1'")
+    parser.add_argument("--engine", default="fused", choices=["fused", "reference"],
+                        help="the trainer's engine in every chapter (TOYMODELS_ENGINE)")
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args()
     notebooks = args.notebooks or sorted((ROOT / "chapters").glob("*.ipynb"))
     n_cores = len(args.cores.split(","))
-    print(f"{'notebook':42} {'wall (s)':>9} {'peak (MB)':>10}  verdict  [{n_cores} core(s)]")
+    print(f"{'notebook':42} {'wall (s)':>9} {'peak (MB)':>10}  verdict  [{n_cores} core(s), "
+          f"{args.engine} engine]")
     failures, total = 0, 0.0
     t0 = time.perf_counter()
     for nb in notebooks:
-        r = measure(nb, args.cores)
+        r = measure(nb, args.cores, args.engine)
         budget = TIME_BUDGET_S.get(nb.name[:2])
         problems = []
         if r["rc"] != 0:

@@ -9,6 +9,7 @@ import torch
 
 from toymodels import optim
 from toymodels import train as tr
+from toymodels.batches import BlockBatches, CpuBatches
 from toymodels.train import DivergenceError, TrainConfig, TrainResult, train
 
 SMALL = dict(n_features=5, n_hidden=2, n_instances=3, batch_size=64, steps=40, log_every=10,
@@ -102,8 +103,8 @@ def test_batches_drawn_by_the_workers_are_the_batches_of_the_data_thread(kw):
     the chunk length, the block edges, the parity of the offsets and the first step."""
     c = cfg(sparsity=np.linspace(0, 0.95, kw["n_instances"])[:, None], **kw)
     for K, start in [(1, 0), (3, 0), (3, 4)]:
-        b = tr._BlockBatches(c, start, K)
-        ref = tr._CpuBatches(c, start, K, threaded=False)
+        b = BlockBatches(c, start, K)
+        ref = CpuBatches(c, start, K, threaded=False)
         for _ in range(start, c.steps):
             x = b.next()
             for a, e in [(3, c.n_instances), (0, 1), (1, 3)]:

@@ -21,14 +21,16 @@ compute them side by side).
 What makes it fast (see ``benchmarks/bench_train.py``): hand-derived gradients
 (:func:`toymodels.models.loss_and_grad`) with no autograd graph, preallocated buffers, the
 importance weights folded into the small matrices, the loss computed only at logged steps, a
-fused optimiser on one flat parameter buffer (:mod:`toymodels.optim`), and on the CPU the
-random numbers drawn by numpy (it releases the GIL) in parallel with the products: in a
-background thread while the current step computes, or, when several worker threads share the
-instances, by each worker for its own instances just before their gradients (no third thread
-competes for the cores, every core gets the same mix of work, and the numbers are used while
-they are in the cache), the instances of each worker taken a few at a time so that the large
-intermediate tensors stay in the cache. On CUDA nothing in the step loop waits for the device:
-the divergence check accumulates on the device and is read back asynchronously.
+fused optimiser on one flat parameter buffer (:mod:`toymodels.optim`), and on the CPU cheap
+random numbers (raw PCG64 bits turned into floats by two integer operations, see
+:mod:`toymodels.batches`) drawn in parallel with the products. With one gradient worker a
+background thread draws the next steps' batches while the current step computes (when a second
+core is available, :func:`available_cpus`); with several workers each draws its own instances
+of the batch just before their gradients (no third thread competes for the cores, every core
+gets the same mix of work, and the numbers are used while they are in the cache), the
+instances of each worker taken a few at a time so that the large intermediate tensors stay in
+the cache. On CUDA nothing in the step loop waits for the device: the divergence check
+accumulates on the device and is read back asynchronously.
 """
 
 from __future__ import annotations
@@ -37,19 +39,19 @@ import dataclasses
 import json
 import math
 import os
-import queue
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import models
 from ._checks import check_float, check_int, check_probability
+from .batches import BlockBatches, CpuBatches, DeviceBatches, chunk_steps
 from .optim import OPTIMIZERS, SCHEDULES, FlatOptimizer, learning_rate
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "train",
     "estimate_memory",
     "available_memory",
+    "available_cpus",
 ]
 
 _FORMAT = "toymodels.TrainResult/1"
@@ -302,10 +305,8 @@ class TrainConfig:
 
 
 def _chunk_steps(cfg: TrainConfig, device_type: str) -> int:
-    """Steps of data drawn per call to the random number generator (fixed by the config)."""
-    per_step = cfg.n_instances * cfg.batch_size * cfg.n_features
-    target = (1 << 22) if device_type == "cpu" else (1 << 24)  # 16 MiB / 64 MiB of float32
-    return int(max(1, min(64, target // per_step)))
+    """Steps of data drawn per seeding of the generator (fixed by the config)."""
+    return chunk_steps(cfg.n_instances, cfg.batch_size, cfg.n_features, device_type)
 
 
 def estimate_memory(cfg: TrainConfig, device=None) -> int:
@@ -367,185 +368,35 @@ def available_memory(device) -> int:
     return max(0, min(candidates))
 
 
+def available_cpus(cgroup: str = "/sys/fs/cgroup") -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup CPU quota (a container
+    such as a Binder session may see every host core but be allowed only one). ``cgroup`` is
+    where the cgroup files live (v2 ``cpu.max``, or v1 ``cpu/cpu.cfs_quota_us``)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    root = Path(cgroup)
+    for quota_file, period_file in [("cpu.max", None),
+                                    ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")]:
+        try:
+            parts = (root / quota_file).read_text().split()
+            quota = parts[0]
+            period = parts[1] if period_file is None else (root / period_file).read_text().strip()
+            if quota not in ("max", "-1"):
+                cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+            break
+        except (OSError, ValueError, IndexError):
+            continue
+    return max(1, cpus)
+
+
 def _fmt_bytes(b: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(b) < 1024:
             return f"{b:.3g} {unit}"
         b /= 1024
     return f"{b / 1024:,.3g} TiB" if b < 1024 * 1000 else f"{b / 1024:,.0f} TiB"
-
-
-# ----------------------------------------------------------------------------------------------
-# data
-
-
-def _chunk_seed(seed: int, chunk: int) -> int:
-    """The seed of data chunk ``chunk``: data are a function of (seed, step) only, so a resumed
-    run draws exactly the batches the uninterrupted run would have drawn."""
-    return int(np.random.SeedSequence([seed, 0x7A7A, chunk]).generate_state(2, np.uint64)[0])
-
-
-class _CpuBatches:
-    """Sparse uniform batches drawn by numpy (PCG64) in a background thread.
-
-    The thread fills chunks of ``K`` steps (``x = max(u − S, 0)/(1 − S)``, one uniform per
-    entry, the law of Section 2.1, see :mod:`toymodels.data`) into a ring of three preallocated
-    buffers while the main thread trains on the previous chunk; numpy releases the GIL while it
-    fills them.
-    """
-
-    def __init__(self, cfg: TrainConfig, start: int, K: int, *, threaded: bool = True):
-        n, T, D = cfg.n_instances, cfg.batch_size, cfg.n_features
-        self.K, self.seed, self.steps, self.n_chunks = K, cfg.seed, cfg.steps, -(-cfg.steps // K)
-        S = cfg._S.astype(np.float32)[None, :, :, None]  # broadcasts to (1, n, D, 1)
-        p = 1.0 - cfg._S
-        scale = np.where(p > 0, 1.0 / np.where(p > 0, p, 1.0), 0.0).astype(np.float32)
-        self.S, self.scale = torch.from_numpy(S), torch.from_numpy(scale[None, :, :, None])
-        self.sparse = bool(np.any(cfg._S > 0))
-        self.bufs = [np.empty((K, n, D, T), np.float32) for _ in range(3 if threaded else 1)]
-        self.tensors = [torch.from_numpy(b) for b in self.bufs]
-        self.chunk, self.offset = start // K, start % K
-        self.threaded = threaded
-        self.current = None
-        if threaded:
-            self.free: queue.Queue = queue.Queue()
-            self.full: queue.Queue = queue.Queue()
-            for i in range(len(self.bufs)):
-                self.free.put(i)
-            self.error = None
-            self.thread = threading.Thread(target=self._work, args=(self.chunk,), daemon=True,
-                                           name="toymodels-batches")
-            self.thread.start()
-
-    def _fill(self, i: int, chunk: int) -> None:
-        # the last chunk is drawn only as far as needed: a prefix of the same stream
-        u = self.bufs[i][: min(self.K, self.steps - chunk * self.K)]
-        np.random.Generator(np.random.PCG64(_chunk_seed(self.seed, chunk))).random(
-            out=u, dtype=np.float32)
-        if self.sparse:  # x = max(u − S, 0) / (1 − S), in place (torch: vectorised, no GIL)
-            x = torch.from_numpy(u)
-            x.sub_(self.S).clamp_(min=0).mul_(self.scale)
-
-    def _work(self, chunk: int) -> None:
-        torch.set_num_threads(1)  # OpenMP's thread count is per OS thread: set it here too
-        try:
-            while chunk < self.n_chunks:
-                i = self.free.get()
-                if i is None:
-                    return
-                self._fill(i, chunk)
-                self.full.put(i)
-                chunk += 1
-        except BaseException as err:  # pragma: no cover - surfaced in the main thread
-            self.error = err
-            self.full.put(None)
-
-    def next(self) -> torch.Tensor:
-        if self.current is None or self.offset == self.K:
-            if self.current is not None:
-                self.offset = 0
-                self.chunk += 1
-                if self.threaded:
-                    self.free.put(self.current)
-            if self.threaded:
-                i = self.full.get()
-                if i is None:  # pragma: no cover
-                    raise RuntimeError("the data thread failed") from self.error
-            else:
-                i = 0
-                self._fill(0, self.chunk)
-            self.current = i
-        x = self.tensors[self.current][self.offset]
-        self.offset += 1
-        return x
-
-    def close(self) -> None:
-        if self.threaded and self.thread.is_alive():
-            self.free.put(None)  # the thread waits on `free` (never on `full`, unbounded)
-            self.thread.join(timeout=5)
-
-
-class _BlockBatches:
-    """The batches of :class:`_CpuBatches` (the very same numbers), drawn by the gradient workers.
-
-    With several workers each one draws, for each of its sub-blocks of instances, that part of
-    the current batch just before computing its gradient (:meth:`draw`): every core then does
-    the same mix of work (its share of the products and of the random numbers) with no third
-    thread competing for the cores, and the numbers are used while they are still in the
-    cache. The chunk stream of :class:`_CpuBatches` is reproduced exactly: instances
-    ``[a, b)`` of step ``t`` start ``(k n + a) D T`` float32 draws into chunk ``t // K``
-    (``k = t mod K``), reached with ``PCG64.advance`` (one 64-bit output gives two float32
-    draws, low half first).
-    """
-
-    def __init__(self, cfg: TrainConfig, start: int, K: int):
-        n, T, D = cfg.n_instances, cfg.batch_size, cfg.n_features
-        self.n, self.DT, self.K, self.seed = n, D * T, K, cfg.seed
-        p = 1.0 - cfg._S
-        S = np.broadcast_to(cfg._S, (n, D)).astype(np.float32)[:, :, None]
-        scale = np.where(p > 0, 1.0 / np.where(p > 0, p, 1.0), 0.0)
-        self.S = torch.from_numpy(np.ascontiguousarray(S))
-        self.scale = torch.from_numpy(np.ascontiguousarray(
-            np.broadcast_to(scale, (n, D)).astype(np.float32)[:, :, None]))
-        self.sparse = bool(np.any(cfg._S > 0))
-        self.buf = np.empty((n, D, T), np.float32)
-        self.tensor = torch.from_numpy(self.buf)
-        self.t, self.k, self.chunk, self.chunk_seed = start - 1, 0, None, None
-
-    def draw(self, a: int, b: int) -> None:
-        """Draw instances ``[a, b)`` of the batch of the step :meth:`next` announced last."""
-        offset = (self.k * self.n + int(a)) * self.DT
-        bits = np.random.PCG64(self.chunk_seed)
-        bits.advance(offset // 2)
-        gen = np.random.Generator(bits)
-        if offset % 2:
-            gen.random(dtype=np.float32)  # the low half of the output: drawn by the step before
-        gen.random(out=self.buf[a:b], dtype=np.float32)
-        if self.sparse:  # x = max(u − S, 0) / (1 − S), in place
-            self.tensor[a:b].sub_(self.S[a:b]).clamp_(min=0).mul_(self.scale[a:b])
-
-    def next(self) -> torch.Tensor:
-        """The buffer of the next step's batch, still to be filled by :meth:`draw`."""
-        self.t += 1
-        chunk, self.k = divmod(self.t, self.K)
-        if chunk != self.chunk:
-            self.chunk, self.chunk_seed = chunk, _chunk_seed(self.seed, chunk)
-        return self.tensor
-
-    def close(self) -> None:
-        pass
-
-
-class _DeviceBatches:
-    """Sparse uniform batches drawn with a seeded torch generator on the training device."""
-
-    def __init__(self, cfg: TrainConfig, start: int, K: int, device: torch.device):
-        n, T, D = cfg.n_instances, cfg.batch_size, cfg.n_features
-        self.K, self.seed = K, cfg.seed
-        self.buf = torch.empty((K, n, D, T), dtype=torch.float32, device=device)
-        self.gen = torch.Generator(device=device)
-        self.S = torch.as_tensor(cfg._S, dtype=torch.float32, device=device)[None, :, :, None]
-        p = 1.0 - cfg._S
-        scale = np.where(p > 0, 1.0 / np.where(p > 0, p, 1.0), 0.0)
-        self.scale = torch.as_tensor(scale, dtype=torch.float32, device=device)[None, :, :, None]
-        self.sparse = bool(np.any(cfg._S > 0))
-        self.chunk, self.offset, self.filled = start // K, start % K, False
-
-    def next(self) -> torch.Tensor:
-        if not self.filled or self.offset == self.K:
-            if self.filled:
-                self.chunk, self.offset = self.chunk + 1, 0
-            self.gen.manual_seed(_chunk_seed(self.seed, self.chunk))  # host-side, no sync
-            torch.rand(self.buf.shape, generator=self.gen, out=self.buf)
-            if self.sparse:
-                self.buf.sub_(self.S).clamp_(min=0).mul_(self.scale)
-            self.filled = True
-        x = self.buf[self.offset]
-        self.offset += 1
-        return x
-
-    def close(self) -> None:
-        pass
 
 
 # ----------------------------------------------------------------------------------------------
@@ -708,8 +559,8 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
     prefetch : on the CPU, draw the batches in a background thread ahead of time or, with
         several ``workers`` (float32), in the workers themselves (each draws its instances of
         the batch just before their gradients: the same numbers as the other ways of drawing
-        them). ``None``: only when a step's batch is large enough, ``n T D ≥ 2¹⁹``, to pay for
-        itself.
+        them). ``None``: when this process may use at least two cores (:func:`available_cpus`);
+        on one core a data thread would only compete with the products.
     workers : on the CPU, the number of threads that compute the gradients, each for a
         contiguous block of instances (``None``: one for small problems, else as many as torch's
         intra-op threads). During training torch's intra-op threads are set to 1 (and restored).
@@ -793,19 +644,19 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
     threads_before = torch.get_num_threads()
     if workers is None:
         big = n * T * D * d >= 1 << 22  # enough work per step to be worth splitting
-        workers = min(n, threads_before, os.cpu_count() or 1) if on_cpu and big else 1
+        workers = min(n, threads_before, available_cpus()) if on_cpu and big else 1
     workers = check_int(workers, "workers", minimum=1)
     if accel:
         workers = 1
     stepper = _Stepper(cfg, params, grads, c, dtype, device, min(workers, n))
     if prefetch is None:
-        prefetch = n * T * D >= 1 << 19
+        prefetch = on_cpu and available_cpus() >= 2
     # with several workers (and prefetching) the workers draw the batch themselves
     by_workers = (not accel and bool(prefetch) and stepper.pool is not None
                   and engine != "reference" and dtype == torch.float32)
-    batches = (_DeviceBatches(cfg, start, K, device) if accel
-               else _BlockBatches(cfg, start, K) if by_workers
-               else _CpuBatches(cfg, start, K, threaded=bool(prefetch)))
+    batches = (DeviceBatches(cfg, start, K, device) if accel
+               else BlockBatches(cfg, start, K) if by_workers
+               else CpuBatches(cfg, start, K, threaded=bool(prefetch)))
     before = batches.draw if by_workers else None
     guard = _AsyncDivergenceGuard(cfg, grads, device) if accel else None
 
