@@ -1,0 +1,87 @@
+"""The figures of chapter 3 (toymodels.plots) draw the numbers they are given."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from toymodels import plots  # noqa: E402
+from toymodels.geometry import interference  # noqa: E402
+from toymodels.train import NoSuperpositionWarning, TrainResult  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def pentagon(scale=1.0):
+    t = 2 * np.pi * np.arange(5) / 5
+    return scale * np.stack([np.cos(t), np.sin(t)])
+
+
+def test_feature_polygons_draws_an_arrow_to_every_column():
+    W = np.stack([pentagon(), pentagon(0.5)])
+    fig = plots.feature_polygons(W, ["a", "b"], ncols=2)
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.lines]
+    assert len(axes) == 2 and [ax.get_title() for ax in axes] == ["a", "b"]
+    for k, ax in enumerate(axes):
+        tips = [line.get_xydata()[-1] for line in ax.lines if len(line.get_xydata()) == 2]
+        np.testing.assert_allclose(np.array(tips).T, W[k])
+
+
+def test_feature_polygons_lays_out_rows_and_blank_panels():
+    fig = plots.feature_polygons(np.stack([pentagon()] * 3), ncols=2)
+    assert len(fig.axes) == 4  # 2 x 2 grid, the fourth panel blank
+    assert sum(bool(ax.lines) for ax in fig.axes) == 3
+
+
+@pytest.mark.parametrize("W, msg", [(np.zeros((1, 3, 5)), "2-d embeddings"),
+                                    (np.full((1, 2, 5), np.nan), "W"),
+                                    (np.zeros((2, 5)), "W")])
+def test_feature_polygons_refuses_bad_W(W, msg):
+    with pytest.raises(ValueError, match=msg):
+        plots.feature_polygons(W)
+
+
+def test_superposition_panel_shows_gram_matrix_bias_and_norms():
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(2, 3, 6))
+    b = rng.normal(size=(2, 6))
+    fig = plots.superposition_panel(W, b, ["x", "y"])
+    heat = [ax for ax in fig.axes if ax.images]
+    bars = [ax for ax in fig.axes if ax.patches]
+    assert len(heat) == 2 and len(bars) == 2
+    for k in range(2):
+        M = np.asarray(heat[k].images[0].get_array())
+        np.testing.assert_allclose(M[:, :6], W[k].T @ W[k])
+        np.testing.assert_allclose(M[:, 7], b[k])
+        widths = [p.get_width() for p in bars[k].patches]
+        np.testing.assert_allclose(widths, np.linalg.norm(W[k], axis=0))
+
+
+def test_superposition_panel_colours_shared_features_differently():
+    W = np.array([[[1.0, 0.0, 0.7], [0.0, 1.0, 0.7]]])  # feature 2 overlaps features 0 and 1
+    fig = plots.superposition_panel(W, np.zeros((1, 3)))
+    colours = [p.get_facecolor() for p in next(ax for ax in fig.axes if ax.patches).patches]
+    inter = interference(W)[0]
+    assert inter[2] > inter[0] and colours[2] != colours[0]
+
+
+def test_playground_trains_and_draws():
+    res = plots.playground(5, 2, 0.9, 0.9, n_instances=2, steps=30)
+    assert isinstance(res, TrainResult) and res.W.shape == (2, 2, 5)
+    assert plt.get_fignums()  # a figure was drawn
+    res3 = plots.playground(6, 3, 0.8, n_instances=1, steps=20)
+    assert res3.W.shape == (1, 3, 6)
+
+
+def test_playground_warns_without_superposition_and_refuses_bad_decay():
+    with pytest.warns(NoSuperpositionWarning):
+        plots.playground(3, 3, 0.5, n_instances=1, steps=10)
+    with pytest.raises(ValueError, match="importance_decay"):
+        plots.playground(importance_decay=0.0, steps=10)
