@@ -67,7 +67,7 @@ def check_law(x: np.ndarray, S: np.ndarray) -> None:
 def test_each_sampler_draws_the_sparse_uniform_law(sampler):
     c = config()
     S = c.sparsity_array[:, 0]
-    K = B.chunk_steps(c.n_instances, c.batch_size, c.n_features, "cpu")
+    K = B.chunk_steps(c, "cpu")
     if sampler == "cpu":
         s = B.CpuBatches(c, 0, K, threaded=True)
         xs = [s.next().numpy().copy() for _ in range(c.steps)]

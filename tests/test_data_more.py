@@ -108,3 +108,11 @@ def test_streaming_refuses_bad_sparsity():
         streaming_moments(10, 3, 1.2)
     with pytest.raises(ValueError, match="S has shape"):
         streaming_moments(10, 3, [0.1, 0.2])
+
+
+def test_inverse_density_is_one_over_density_and_zero_for_a_dead_feature():
+    from toymodels.data import inverse_density
+
+    np.testing.assert_allclose(inverse_density([0.0, 0.5, 0.9, 1.0]), [1.0, 2.0, 10.0, 0.0])
+    with np.errstate(all="raise"):  # no division by zero on the way
+        assert inverse_density(np.ones((2, 3))).sum() == 0

@@ -32,6 +32,8 @@ import threading
 import numpy as np
 import torch
 
+from .data import inverse_density
+
 __all__ = ["chunk_steps", "chunk_seed", "CpuBatches", "BlockBatches", "DeviceBatches"]
 
 #: bits of a 32-bit half kept as the mantissa, and the exponent bits of a float32 in [1, 2)
@@ -40,10 +42,10 @@ _MANTISSA, _ONE = 0x007FFFFF, 0x3F800000
 _PIECE = 1 << 18
 
 
-def chunk_steps(n_instances: int, batch_size: int, n_features: int, device_type: str) -> int:
-    """Steps of data per chunk (per seeding of the generator): about 16 MiB of float32 on the
-    CPU, 64 MiB on an accelerator, at most 64 steps."""
-    per_step = n_instances * batch_size * n_features
+def chunk_steps(cfg, device_type: str) -> int:
+    """Steps of data per chunk (per seeding of the generator) for the config ``cfg``: about
+    16 MiB of float32 on the CPU, 64 MiB on an accelerator, at most 64 steps."""
+    per_step = cfg.n_instances * cfg.batch_size * cfg.n_features
     target = (1 << 22) if device_type == "cpu" else (1 << 24)
     return int(max(1, min(64, target // per_step)))
 
@@ -75,8 +77,7 @@ class _Law:
 
     def __init__(self, S: np.ndarray, n: int, D: int, device=None):
         S = np.broadcast_to(np.asarray(S, dtype=np.float64), (n, D))
-        p = 1.0 - S
-        scale = np.where(p > 0, 1.0 / np.where(p > 0, p, 1.0), 0.0)
+        scale = inverse_density(S)
         e = dict(dtype=torch.float32, device=device)
         self.shift = torch.as_tensor((1.0 + S).astype(np.float32), **e)[:, :, None].contiguous()
         self.scale = torch.as_tensor(scale.astype(np.float32), **e)[:, :, None].contiguous()

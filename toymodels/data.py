@@ -20,6 +20,7 @@ from ._checks import check_int, check_probability, check_vector
 __all__ = [
     "sparse_uniform",
     "sparse_uniform_torch",
+    "inverse_density",
     "sparsity_grid",
     "check_importance",
     "exactly_one_active",
@@ -29,11 +30,15 @@ __all__ = [
 ]
 
 
+def inverse_density(S) -> np.ndarray:
+    """``1 / (1 − S)``, and ``0`` where ``S = 1``: the factor of ``x = max(u − S, 0)/(1 − S)``
+    (a feature that is never active stays at zero)."""
+    p = 1.0 - np.asarray(S, dtype=np.float64)
+    return np.where(p > 0, 1.0 / np.where(p > 0, p, 1.0), 0.0)
+
+
 def _transform_numpy(u: np.ndarray, S: np.ndarray) -> np.ndarray:
-    p = 1.0 - S
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.where(p > 0, np.maximum(u - S, 0.0) / np.where(p > 0, p, 1.0), 0.0)
-    return x
+    return np.maximum(u - S, 0.0) * inverse_density(S)
 
 
 def sparse_uniform(T: int, D: int, S=0.0, *, rng: np.random.Generator | int | None = None,
@@ -84,9 +89,9 @@ def sparse_uniform_torch(T: int, D: int, S=0.0, *, instances: int | None = None,
         shape, S_shape = (instances, T, D), (instances, 1, D)
     S_t = torch.as_tensor(np.broadcast_to(S_np, S_shape[:1] + S_shape[2:]).copy(), dtype=dtype,
                           device=device).reshape(S_shape)
+    scale = torch.as_tensor(inverse_density(np.broadcast_to(S_np, S_shape[:1] + S_shape[2:])),
+                            dtype=dtype, device=device).reshape(S_shape)
     u = torch.rand(shape, generator=generator, device=device, dtype=dtype)
-    p = 1 - S_t
-    scale = torch.where(p > 0, 1 / p.clamp_min(torch.finfo(dtype).tiny), torch.zeros_like(p))
     return (u - S_t).clamp_(min=0).mul_(scale)
 
 
@@ -196,9 +201,8 @@ def streaming_moments(T: int, D: int, S=0.0, *, seed: int = 0, chunk_rows: int =
     streams = check_int(streams, "streams", minimum=1)
     threads = streams if threads is None else check_int(threads, "threads", minimum=1)
     S = np.broadcast_to(check_probability(S, "S", shape=(D,)), (D,))
-    p = 1.0 - S
     S32 = S.astype(np.float32)
-    scale32 = np.where(p > 0, 1.0 / np.where(p > 0, p, 1.0), 0.0).astype(np.float32)
+    scale32 = inverse_density(S).astype(np.float32)
     bounds = np.linspace(0, T, streams + 1).astype(np.int64)
     seeds = np.random.SeedSequence(check_int(seed, "seed", minimum=0)).spawn(streams)
 

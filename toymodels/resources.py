@@ -15,11 +15,6 @@ from .config import TrainConfig
 __all__ = ["estimate_memory", "available_memory", "available_cpus"]
 
 
-def run_chunk_steps(cfg: TrainConfig, device_type: str) -> int:
-    """Steps of data drawn per seeding of the generator (fixed by the config)."""
-    return chunk_steps(cfg.n_instances, cfg.batch_size, cfg.n_features, device_type)
-
-
 def estimate_memory(cfg: TrainConfig, device=None) -> int:
     """Bytes that :func:`train` allocates for ``cfg`` (buffers, parameters, optimiser state).
 
@@ -33,7 +28,7 @@ def estimate_memory(cfg: TrainConfig, device=None) -> int:
     n, T, d, D = cfg.n_instances, cfg.batch_size, cfg.n_hidden, cfg.n_features
     big = n * T * D
     chunks = 3 if dev.type == "cpu" else 1
-    data = chunks * run_chunk_steps(cfg, dev.type) * big * 4  # the data are drawn in float32
+    data = chunks * chunk_steps(cfg, dev.type) * big * 4  # the data are drawn in float32
     if cfg.dtype != "float32":
         data += big * item
     n_big = 2  # the residual, and the pre-activation (relu) or a scratch for the loss

@@ -51,11 +51,11 @@ import torch
 
 from . import models
 from ._checks import check_int
-from .batches import BlockBatches, CpuBatches, DeviceBatches
+from .batches import BlockBatches, CpuBatches, DeviceBatches, chunk_steps
 from .config import DTYPES, NoSuperpositionWarning, TrainConfig
 from .divergence import AsyncDivergenceGuard, DivergenceError, divergence_error, find_divergence
 from .optim import FlatOptimizer
-from .resources import available_cpus, available_memory, estimate_memory, format_bytes, run_chunk_steps
+from .resources import available_cpus, available_memory, estimate_memory, format_bytes
 from .results import TrainResult
 
 __all__ = [
@@ -207,18 +207,19 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
 
     c = torch.as_tensor(2.0 * cfg.importance_array / T, dtype=dtype, device=device)
     accel = _accelerator_path(device)
-    K = run_chunk_steps(cfg, "cuda" if accel else "cpu")
+    K = chunk_steps(cfg, "cuda" if accel else "cpu")
     on_cpu = device.type == "cpu"
     threads_before = torch.get_num_threads()
+    cpus = available_cpus() if on_cpu else 1
     if workers is None:
         big = n * T * D * d >= 1 << 22  # enough work per step to be worth splitting
-        workers = min(n, threads_before, available_cpus()) if on_cpu and big else 1
+        workers = min(n, threads_before, cpus) if big else 1
     workers = check_int(workers, "workers", minimum=1)
     if accel:
         workers = 1
     stepper = _Stepper(cfg, params, grads, c, dtype, device, min(workers, n))
     if prefetch is None:
-        prefetch = on_cpu and available_cpus() >= 2
+        prefetch = cpus >= 2
     # with several workers (and prefetching) the workers draw the batch themselves
     by_workers = (not accel and bool(prefetch) and stepper.pool is not None
                   and engine != "reference" and dtype == torch.float32)
