@@ -74,3 +74,20 @@ def test_widgets_are_live_only_in_a_notebook_a_person_opened(monkeypatch):
     monkeypatch.delenv("JPY_SESSION_NAME")
     monkeypatch.setenv("TOYMODELS_WIDGETS", "1")
     assert tm.widgets_live() is True
+
+
+@pytest.mark.parametrize("value, expected", [(None, None), ("", None), ("  ", None), ("0", False),
+                                             ("off", False), ("No", False), ("FALSE", False),
+                                             ("1", True), ("yes", True), ("on", True)])
+def test_one_reading_of_on_off_switches_for_widgets_and_progress(monkeypatch, value, expected):
+    from toymodels.environment import env_flag
+    from toymodels.train import _show_progress
+
+    for name in ("TOYMODELS_WIDGETS", "TOYMODELS_PROGRESS"):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+        assert env_flag(name) is expected
+    if expected is not None:  # the same word means the same in both switches
+        assert tm.widgets_live() is expected and _show_progress(None) is expected

@@ -63,7 +63,7 @@ def sparse_uniform(T: int, D: int, S=0.0, *, rng: np.random.Generator | int | No
         instances = check_int(instances, "instances", minimum=1)
         S = check_probability(S, "S", shape=(instances, D))
         shape, S_b = (instances, T, D), np.broadcast_to(S, (instances, D))[:, None, :]
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
     return _transform_numpy(rng.random(shape), S_b)
 
 
@@ -140,7 +140,7 @@ def exactly_one_active(T: int, D: int, probabilities=None, *,
     T = check_int(T, "T", minimum=1)
     D = check_int(D, "D", minimum=1)
     q = _check_one_hot_probabilities(probabilities, D)
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
     idx = rng.choice(D, size=T, p=q)
     x = np.zeros((T, D))
     x[np.arange(T), idx] = 1.0 - rng.random(T)

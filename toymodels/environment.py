@@ -78,10 +78,19 @@ def widgets_live() -> bool:
     """
     import sys
 
-    forced = os.environ.get("TOYMODELS_WIDGETS")
-    if forced is not None and forced.strip() != "":
-        return forced.strip().lower() not in {"0", "false", "no", "off"}
+    forced = env_flag("TOYMODELS_WIDGETS")
+    if forced is not None:
+        return forced
     return "google.colab" in sys.modules or bool(os.environ.get("JPY_SESSION_NAME"))
+
+
+def env_flag(name: str) -> bool | None:
+    """The on/off switch in the environment variable ``name``: ``None`` when it is unset or
+    empty, ``False`` for ``0``, ``false``, ``no`` or ``off`` (any case), ``True`` otherwise."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return None
+    return value not in {"0", "false", "no", "off"}
 
 
 def setup(seed: int = 0, device: str | torch.device | None = None, *, style: bool = True,

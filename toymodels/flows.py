@@ -24,7 +24,8 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from ._checks import check_finite_array, check_float, check_int
-from .linear import check_sigma, principal_angles
+from .geometry import gram
+from .linear import _gradient, check_sigma, principal_angles
 
 __all__ = [
     "FLOWS",
@@ -65,17 +66,6 @@ def _check_ΣW(Σ, W):
     return Σ, _check_W(W, Σ.shape[0])
 
 
-def gram(W) -> np.ndarray:
-    """``M = WᵀW`` (D×D): diagonal ``‖w_i‖²``, off-diagonal the interference ``⟨w_i, w_j⟩``.
-
-    ``W`` may carry leading axes (e.g. a trajectory of shape ``(n_t, d, D)``).
-    """
-    W = np.asarray(W, dtype=np.float64)
-    if W.ndim < 2:
-        raise ValueError(f"W must have at least 2 axes (d, D), got shape {W.shape}")
-    return np.swapaxes(W, -1, -2) @ W
-
-
 def tied_loss(W, Σ) -> float:
     """``L(W) = tr Σ - 2 tr(WᵀWΣ) + tr(WᵀWΣWᵀW) = Σ_t ‖x_t - WᵀWx_t‖²`` (notes §2.2)."""
     Σ, W = _check_ΣW(Σ, W)
@@ -96,8 +86,8 @@ def untied_field(A, B, Σ):
     B = _check_W(B, Σ.shape[0], "B")
     if A.shape != B.T.shape:
         raise ValueError(f"A must be D×d and B d×D; got A {A.shape} and B {B.shape}")
-    R = Σ - A @ B @ Σ
-    return R @ B.T, A.T @ R
+    gA, gB = _gradient(A, B, Σ - A @ B @ Σ)
+    return -0.5 * gA, -0.5 * gB
 
 
 def notes_field(W, Σ) -> np.ndarray:

@@ -25,6 +25,7 @@ from ._checks import check_finite_array, check_int
 
 __all__ = [
     "feature_norms",
+    "gram",
     "dimensions_per_feature",
     "feature_dimensionality",
     "interference",
@@ -92,12 +93,21 @@ def interference(W, eps: float = 1e-8) -> np.ndarray:
     return M2.sum(-1) - np.diagonal(M2, axis1=-2, axis2=-1)
 
 
+def gram(W) -> np.ndarray:
+    """``M = WᵀW`` (D×D): diagonal ``‖w_i‖²``, off-diagonal the interference ``⟨w_i, w_j⟩``.
+
+    ``W`` may carry leading axes (e.g. a trajectory of shape ``(n_t, d, D)``).
+    """
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim < 2:
+        raise ValueError(f"W must have at least 2 axes (d, D), got shape {W.shape}")
+    return np.swapaxes(W, -1, -2) @ W
+
+
 def frame_potential(W) -> np.ndarray:
     """``FP(W) = Σ_{i,j} ⟨w_i, w_j⟩² = ‖WᵀW‖_F²``. For ``D`` unit vectors in ``ℝ^d``,
     ``FP ≥ D²/d`` with equality iff they form a tight frame (Benedetto–Fickus)."""
-    W = _W(W)
-    G = np.swapaxes(W, -1, -2) @ W
-    return (G**2).sum((-2, -1))
+    return (gram(_W(W)) ** 2).sum((-2, -1))
 
 
 def tight_frame_defect(W) -> np.ndarray:
@@ -114,7 +124,7 @@ def tight_frame_defect(W) -> np.ndarray:
 def is_equal_norm_tight_frame(W, tol: float = 1e-6) -> np.ndarray:
     """Whether the columns have equal norms and form a tight frame (both within ``tol``)."""
     W = _W(W)
-    n = np.linalg.norm(W, axis=-2)
+    n = feature_norms(W)
     spread = (n.max(-1) - n.min(-1)) / np.maximum(n.max(-1), 1e-300)
     return (spread <= tol) & (tight_frame_defect(W) <= tol)
 
@@ -138,7 +148,7 @@ def polygon(W, norm_threshold: float = 0.5, tol_deg: float = 10.0) -> Polygon:
     if W.shape[0] != 2:
         raise ValueError(f"polygon needs a 2-dimensional embedding W of shape (2, D), "
                          f"got {W.shape}")
-    n = np.linalg.norm(W, axis=0)
+    n = feature_norms(W)
     idx = np.flatnonzero(n > norm_threshold)
     k = len(idx)
     if k < 2:
@@ -174,7 +184,7 @@ def feature_groups(W, norm_threshold: float = 0.5, overlap: float = 0.1,
     is a digon (2 in 1), triangle (3 in 2), tetrahedron (4 in 3), pentagon (5 in 2), ...
     Groups are sorted by size, then by first feature."""
     W = check_finite_array(W, "W", ndim=2)
-    n = np.linalg.norm(W, axis=0)
+    n = feature_norms(W)
     idx = np.flatnonzero(n > norm_threshold)
     Ŵ = W[:, idx] / n[idx]
     A = np.abs(Ŵ.T @ Ŵ) > overlap

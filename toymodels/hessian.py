@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_finite_array
-from .linear import _check_AB, _check_d, check_sigma
+from .linear import _check_AB, _check_d, _gradient, check_sigma
 
 __all__ = ["hessian", "find_critical_point", "hessian_quadratic_form", "inertia",
            "predicted_inertia", "pair_block"]
@@ -125,8 +125,8 @@ def find_critical_point(Σ, d: int, seed=0, *, scale: float = 1.0):
 
     def residual(θ):
         A, B = unpack(θ)
-        R = Σ - A @ B @ Σ
-        return np.concatenate([(-2 * R @ B.T).ravel(), (-2 * A.T @ R).ravel()])
+        gA, gB = _gradient(A, B, Σ - A @ B @ Σ)
+        return np.concatenate([gA.ravel(), gB.ravel()])
 
     θ0 = scale * rng.standard_normal(2 * n)
     sol = least_squares(residual, θ0, jac=lambda θ: hessian(*unpack(θ), Σ),

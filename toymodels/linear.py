@@ -103,7 +103,8 @@ def eigh_desc(Σ, *, distinct: bool = True, allow_singular: bool = False, gap_rt
                "the notes assume distinct eigenvalues: critical points then form continuous "
                "families and the eigenvectors are not unique")
         if distinct:
-            raise ValueError(msg + " (pass allow_repeated=True to proceed with a warning)")
+            raise ValueError(msg + " (pass distinct=False to eigh_desc, or allow_repeated=True to "
+                             "critical_points, to proceed with a warning)")
         warnings.warn(msg, RepeatedEigenvalueWarning, stacklevel=2)
     idx = np.argmax(np.abs(U), axis=0)
     U *= np.sign(U[idx, np.arange(U.shape[1])])
@@ -144,7 +145,11 @@ def gradient(A, B, Σ):
     """
     Σ = check_sigma(Σ)
     A, B = _check_AB(A, B, Σ.shape[0])
-    R = Σ - A @ B @ Σ  # (I − AB)Σ
+    return _gradient(A, B, Σ - A @ B @ Σ)
+
+
+def _gradient(A, B, R):
+    """(19) from the residual ``R = (I − AB)Σ``, unchecked: ``(−2RBᵀ, −2AᵀR)`` (for loops)."""
     return -2 * R @ B.T, -2 * A.T @ R
 
 
@@ -192,7 +197,7 @@ def random_invertible(d: int, rng=None, *, cond_max: float = 10.0) -> np.ndarray
     d = check_int(d, "d", minimum=1)
     if cond_max < 1:
         raise ValueError(f"cond_max must be >= 1, got {cond_max}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
     Q1, _ = np.linalg.qr(rng.standard_normal((d, d)))
     Q2, _ = np.linalg.qr(rng.standard_normal((d, d)))
     s = np.exp(rng.uniform(0, np.log(cond_max), d))

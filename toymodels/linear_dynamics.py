@@ -91,8 +91,7 @@ def _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps):
             raise FloatingPointError(f"loss became non-finite at step {t}; lower lr (was {lr:.3g})")
         if t == steps:
             break
-        R = Σ - MΣ
-        gA, gB = -2 * R @ B.T, -2 * A.T @ R
+        gA, gB = linear._gradient(A, B, Σ - MΣ)
         if optimizer == "gd":
             A, B = A - lr * gA, B - lr * gB
         else:

@@ -21,7 +21,6 @@ from ._checks import check_finite_array, check_int, check_probability
 
 __all__ = [
     "Estimate",
-    "density",
     "zero_probability",
     "expected_nonzeros",
     "mean",
@@ -60,11 +59,6 @@ def _S(S, D: int | None = None) -> np.ndarray:
         return check_probability(S, "S")
     D = check_int(D, "D", minimum=1)
     return np.broadcast_to(check_probability(S, "S", shape=(D,)), (D,)).astype(np.float64)
-
-
-def density(S) -> np.ndarray:
-    """``p = 1 - S``: the probability that a feature is non-zero."""
-    return 1.0 - _S(S)
 
 
 def zero_probability(S):

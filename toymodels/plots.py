@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ._checks import check_finite_array
-from .geometry import interference
+from .geometry import feature_norms, gram, interference
 
 __all__ = ["feature_polygons", "superposition_panel"]
 
@@ -57,7 +57,7 @@ def superposition_panel(W, b, titles=None, *, size: float = 1.9):
                              gridspec_kw={"height_ratios": [1.2, 1]})
     inter = interference(W)
     for k in range(n):
-        G = W[k].T @ W[k]
+        G = gram(W[k])
         M = np.hstack([G, np.full((D, 1), np.nan), b[k][:, None]])
         ax = axes[0, k]
         ax.imshow(M, cmap="RdBu_r", vmin=-1.3, vmax=1.3)
@@ -67,7 +67,7 @@ def superposition_panel(W, b, titles=None, *, size: float = 1.9):
         if titles is not None:
             ax.set_title(titles[k], fontsize=8)
         ax = axes[1, k]
-        norms = np.linalg.norm(W[k], axis=0)
+        norms = feature_norms(W[k])
         c = plt.cm.plasma(np.clip(inter[k], 0, 1) * 0.9)
         ax.barh(np.arange(D), norms, color=c)
         ax.invert_yaxis()

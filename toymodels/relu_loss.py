@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from ._checks import check_finite_array, check_int, check_probability
+from .moments import skeleton_probabilities
 
 __all__ = [
     "model_output",
@@ -186,7 +187,7 @@ def monte_carlo_loss(W, b, ω, S, T: int = 200_000, *, rng=None) -> MonteCarloEs
     if W.ndim != 2:
         raise ValueError("monte_carlo_loss takes one instance: W of shape (d, D)")
     T = check_int(T, "T", minimum=2)
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
     D = W.shape[1]
     chunk = max(1, 2**21 // D)
     s1 = s2 = 0.0
@@ -218,12 +219,7 @@ def active_count_pmf(S, D: int | None = None) -> np.ndarray:
         S = np.full(check_int(D, "D", minimum=1), float(S))
     elif S.ndim != 1 or (D is not None and S.shape[0] != D):
         raise ValueError(f"S (sparsity) must be a scalar or have shape (D,), got shape {S.shape}")
-    pmf = np.zeros(S.shape[0] + 1)
-    pmf[0] = 1.0
-    for i, s in enumerate(S):  # add feature i: P_new(l) = s P(l) + (1-s) P(l-1)
-        pmf[1 : i + 2] = s * pmf[1 : i + 2] + (1 - s) * pmf[: i + 1]
-        pmf[0] *= s
-    return pmf
+    return skeleton_probabilities(S, S.shape[0])
 
 
 def higher_skeleta_mass(S, D) -> np.ndarray:
@@ -462,7 +458,7 @@ def sample_given_active_count(T: int, S, l: int, *, rng=None) -> np.ndarray:
     D = S.shape[0]
     T = check_int(T, "T", minimum=1)
     l = check_int(l, "l", minimum=0, maximum=D)
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
     q = np.zeros((D + 1, D + 2))  # q[i, r] = P(Σ_{j≥i} B_j = r); column D+1 stays 0
     q[D, 0] = 1.0
     for i in range(D - 1, -1, -1):
@@ -526,7 +522,7 @@ def skeleton_decomposition(W, b, ω, S, T_tail: int = 100_000, *, rng=None) -> S
     tail = tail_se = 0.0
     p_tail = P[3:].sum()
     if D >= 3 and p_tail > 0:
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        rng = np.random.default_rng(rng)  # a Generator passes through unchanged
         T_tail = check_int(T_tail, "T_tail", minimum=2)
         counts = rng.multinomial(T_tail, P[3:] / p_tail)
         Wn, bn, ωn = W.numpy(), b.numpy(), ω.numpy()
@@ -576,6 +572,17 @@ def one_sparse_error(W, b, ω, S, T_tail: int = 100_000, *, rng=None):
     return err, (err / total if total > 0 else 0.0), dec.tail_se
 
 
+def _adam_cosine(params: list, loss, steps: int, lr: float) -> None:
+    """``steps`` Adam steps on ``loss()`` (a scalar) with a cosine-decaying learning rate."""
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss().backward()
+        opt.step()
+        sched.step()
+
+
 def minimize_restricted_loss(d: int, D: int, ω, S, *, l_max: int = 1, n_restarts: int = 8,
                              steps: int = 3000, lr: float = 0.01, seed: int = 0, W0=None, b0=None):
     """Minimise the exact restricted loss :func:`restricted_loss` over ``(W, b)`` (torch float64,
@@ -607,14 +614,7 @@ def minimize_restricted_loss(d: int, D: int, ω, S, *, l_max: int = 1, n_restart
     W.requires_grad_()
     b.requires_grad_()
     _, _, ωt, St = _check_params(W.detach(), b.detach(), ω, S)
-    opt = torch.optim.Adam([W, b], lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = _restricted(W, b, ωt, St, l_max)
-        loss.sum().backward()
-        opt.step()
-        sched.step()
+    _adam_cosine([W, b], lambda: _restricted(W, b, ωt, St, l_max).sum(), steps, lr)
     with torch.no_grad():
         final = _restricted(W, b, ωt, St, l_max)
     return W.detach().numpy(), b.detach().numpy(), final.numpy()
@@ -651,14 +651,11 @@ def two_in_one_candidates(ratio, S, *, optimise: bool = True, steps: int = 1500,
     αγ = torch.zeros(n, 2, dtype=_DT, requires_grad=True)
     b = torch.zeros(n, 2, dtype=_DT, requires_grad=True)
     sign = torch.tensor([1.0, -1.0], dtype=_DT)
-    opt = torch.optim.Adam([αγ, b], lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, check_int(steps, "steps", minimum=1))
-    for _ in range(steps):
-        opt.zero_grad()
-        W = (torch.exp(αγ) * sign)[:, None, :]
-        _restricted(W, b, ω, St, 2).sum().backward()
-        opt.step()
-        sched.step()
+
+    def loss():
+        return _restricted((torch.exp(αγ) * sign)[:, None, :], b, ω, St, 2).sum()
+
+    _adam_cosine([αγ, b], loss, check_int(steps, "steps", minimum=1), lr)
     with torch.no_grad():
         W = (torch.exp(αγ) * sign)[:, None, :]
         out["antipodal*"] = _restricted(W, b, ω, St, 2).numpy()

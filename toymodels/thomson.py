@@ -69,7 +69,7 @@ def random_sphere_points(N: int, m: int, *, rng=None) -> np.ndarray:
     """``N`` points uniform on ``S^{m−1}`` (normalised Gaussians), shape ``(N, m)``."""
     N = check_int(N, "N", minimum=1)
     m = check_int(m, "m", minimum=1)
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
     Y = rng.standard_normal((N, m))
     return Y / np.linalg.norm(Y, axis=1, keepdims=True)
 

@@ -54,6 +54,7 @@ from ._checks import check_int
 from .batches import BlockBatches, CpuBatches, DeviceBatches, chunk_steps
 from .config import DTYPES, NoSuperpositionWarning, TrainConfig
 from .divergence import AsyncDivergenceGuard, DivergenceError, divergence_error, find_divergence
+from .environment import env_flag
 from .optim import FlatOptimizer
 from .resources import available_cpus, available_memory, estimate_memory, format_bytes
 from .results import TrainResult
@@ -77,9 +78,9 @@ __all__ = [
 def _show_progress(flag: bool | None) -> bool:
     if flag is not None:
         return flag
-    env = os.environ.get("TOYMODELS_PROGRESS")
-    if env is not None:
-        return env.strip().lower() not in {"", "0", "false", "no"}
+    forced = env_flag("TOYMODELS_PROGRESS")
+    if forced is not None:
+        return forced
     if os.environ.get("CI"):
         return False
     if "google.colab" in sys.modules:
