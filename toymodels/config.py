@@ -132,7 +132,7 @@ class TrainConfig:
         self.log_every = check_int(self.log_every, "log_every", minimum=1)
         self.seed = check_int(self.seed, "seed", minimum=0, maximum=2**63 - 1)
         n, D = self.n_instances, self.n_features
-        S = check_probability(_as_array(self.sparsity, "sparsity"), "sparsity")
+        S = check_probability(self.sparsity, "sparsity")
         self._S = _per_instance(S, "sparsity", n, D, allow_D=(n == 1))
         ω = _as_array(self.importance, "importance")
         if not np.all(np.isfinite(ω)):

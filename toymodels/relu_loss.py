@@ -493,6 +493,11 @@ class SkeletonDecomposition:
         return float(self.P[: len(self.L_exact)] @ self.L_exact + self.tail)
 
     @property
+    def beyond_one_sparse(self) -> float:
+        """``Σ_{l≥2} P_l L_l``: the part of the loss that the 1-sparse approximation leaves out."""
+        return float(self.P[2 : len(self.L_exact)] @ self.L_exact[2:] + self.tail)
+
+    @property
     def total_se(self) -> float:
         return self.tail_se
 
@@ -567,8 +572,7 @@ def one_sparse_error(W, b, ω, S, T_tail: int = 100_000, *, rng=None):
     ``l ≥ 3`` Monte Carlo (see :func:`skeleton_decomposition`).
     """
     dec = skeleton_decomposition(W, b, ω, S, T_tail, rng=rng)
-    err = float(dec.P[2:3] @ dec.L_exact[2:3] + dec.tail) if len(dec.L_exact) > 2 else 0.0
-    total = dec.total
+    err, total = dec.beyond_one_sparse, dec.total
     return err, (err / total if total > 0 else 0.0), dec.tail_se
 
 
