@@ -1,0 +1,920 @@
+# %% [markdown]
+# # The ReLU output model, the integral loss and the Thomson problem
+#
+# Section 3 of {cite:t}`beckerkahn2022notes` puts a bias and a ReLU on the output of the tied
+# model. That is the model of the Toy Models of Superposition paper
+# {cite:p}`elhage2022superposition`. The notes write the loss as an integral against the law of
+# the sparse data. They observe that for sparse data most of the mass sits on the
+# low-dimensional *skeleta* of the cube, and they leave two questions open. How much is lost by
+# keeping only the 1-sparse inputs? And how does the model connect to the Thomson problem?
+#
+# **What you will learn.**
+# - How to evaluate the integral loss three ways: by Monte Carlo with a standard error, by an
+#   exact decomposition over the skeleta, and in closed form on the first skeleta
+#   ($L_0$, $L_1$ derived with sympy; $L_2$ by exact piecewise quadrature).
+# - How much mass lies off the 1-sparse skeleton, how large the error of the 1-sparse
+#   approximation is, and how close its minimisers are to those of the full loss.
+# - The Toy Models results, reproduced with the book's batched trainer: the pentagon, the
+#   phase diagram of 2 features in 1 dimension beside closed-form losses, and the sticky
+#   fractions of "dimensions per feature".
+# - Where the Thomson analogy holds and where it breaks, with numbers.
+#
+# **What you need.** The sparse data of Chapter 2 (Section 2.1 of the notes) and the energy
+# (28′): its interference term reappears here as a frame potential.
+
+# %% tags=["remove-cell"]
+# Colab: install the book's package when it is missing (hidden in the rendered book).
+import importlib.util, subprocess, sys
+if "google.colab" in sys.modules and importlib.util.find_spec("toymodels") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/toymodels-book/toy-autoencoders"], check=True)
+
+# %%
+import toymodels as tm
+
+device = tm.setup(seed=0)
+print(f"toymodels {tm.__version__} on {device.type}")
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import sympy as sp
+
+from toymodels import flows
+from toymodels import geometry as geo
+from toymodels import plots
+from toymodels import relu_loss as rl
+from toymodels import thomson as th
+from toymodels.train import DivergenceError, TrainConfig, train
+
+# %% [markdown]
+# (sec-ch3-model)=
+# ## The model and the integral loss
+#
+# A data point $x\in[0,1]^D$ has independent coordinates $x_i=B_iU_i$, where
+# $B_i\sim\text{Bernoulli}(1-S_i)$ and $U_i\sim\text{Uniform}[0,1]$. Its law is $\mu$. The model
+# embeds feature $i$ as the column $w_i\in\mathbb{R}^d$ of $W\in\mathbb{R}^{d\times D}$ and
+# reconstructs
+#
+# $$\hat x = \operatorname{ReLU}(W^\top W x + b).$$ (eq-relu-model)
+#
+# This book uses the paper's sign, $+b$. The notes write $-b$, so their $b$ is our $-b$.
+# The loss weights feature $i$ by its importance $\omega_i\ge0$:
+#
+# $$L(W,b)=\int_{[0,1]^D}\sum_{i=1}^D\omega_i\big(x_i-\hat x_i\big)^2\,d\mu(x).$$ (eq-integral-loss)
+#
+# With $\omega=1$ this is the notes' second display of Section 3.1. It is a **sum** over
+# features. The Toy Models paper averages over features, so its loss is ours divided by $D$.
+# For SGD its learning rates are therefore $D$ times ours. Adam is invariant to a constant
+# scale of the loss (up to its $\varepsilon$), so with Adam the same learning rate does the
+# same thing in both conventions.
+#
+# The trainer estimates {eq}`eq-integral-loss` with a fresh batch at every step. To *evaluate*
+# a model we can do better. First, the plain Monte Carlo estimate with its standard error, for
+# one random model:
+
+# %%
+rng = np.random.default_rng(0)
+D, d = 5, 2
+W_demo = rng.normal(size=(d, D))
+b_demo = 0.3 * rng.normal(size=D)
+ω_demo = 0.9 ** np.arange(D)
+mc = rl.monte_carlo_loss(W_demo, b_demo, ω_demo, 0.7, T=400_000, rng=1)
+print(f"Monte Carlo: L = {mc.mean:.3f} ± {mc.se:.3f}  (T = {mc.T})")
+
+# %% [markdown]
+# (sec-ch3-skeleta)=
+# ## The decomposition over the skeleta
+#
+# Let $Q_l\subset Q=[0,1]^D$ be the points with exactly $l$ non-zero coordinates. The notes
+# write the disjoint union as $C=\bigcup_{l=0}^{n}Q_l$. They mean $Q=\bigcup_{l=0}^{D}Q_l$:
+# the cube, with $l$ running up to $D$. Except on a null set, $x\in Q_l$ exactly when $l$
+# features are active.
+#
+# ```{prf:proposition} Skeleton decomposition
+# :label: prop-skeleta
+#
+# Write $P_l=\mu(Q_l)$ for the probability that exactly $l$ features are active, and $L_l$ for
+# the expected loss given that. Then
+#
+# $$L=\sum_{l=0}^{D}P_l\,L_l .$$
+#
+# For equal sparsity, $P_l=\binom{D}{l}(1-S)^lS^{D-l}$. In general, $P_l$ is the
+# Poisson-binomial law of $\sum_iB_i$. Given a set $A$ of active features, the active values
+# are iid uniform on $[0,1]^A$. Hence $L_l=\sum_{|A|=l}P(A)L_A/P_l$, where
+# $P(A)=\prod_{i\in A}(1-S_i)\prod_{k\notin A}S_k$ and $L_A$ is the integral of the loss over
+# the face $[0,1]^A$.
+# ```
+#
+# ```{prf:proof}
+# The events $\{x\in Q_l\}$ partition the space up to the null set where some $U_i=0$, so the
+# law of total expectation gives the sum. Conditioning further on which set $A$ is active, the
+# $B$'s are fixed and the $U_i$, $i\in A$, are still iid uniform, independent of $B$.
+# ```
+#
+# `rl.skeleton_decomposition` evaluates $L_0$, $L_1$, $L_2$ exactly (next section). It
+# estimates the rest, $\sum_{l\ge3}P_lL_l$, by sampling *conditionally* on $l\ge3$, so no
+# sample is spent on the skeleta already done exactly.
+
+# %%
+dec = rl.skeleton_decomposition(W_demo, b_demo, ω_demo, 0.7, T_tail=100_000, rng=2)
+print("P_l:", np.round(dec.P, 4))
+print("exact L_0, L_1, L_2:", np.round(dec.L_exact, 4))
+print(f"tail l >= 3: {dec.tail:.4f} ± {dec.tail_se:.4f}")
+print(f"decomposition: {dec.total:.4f} ± {dec.total_se:.4f}   Monte Carlo: {mc}")
+assert abs(dec.total - mc.mean) < 5 * np.hypot(mc.se, dec.total_se)
+assert dec.total_se < mc.se / 2 and np.isclose(dec.P[:3].sum(), 0.84, atol=0.005)
+
+# %% [markdown]
+# The two estimates agree within their errors. The decomposition's error is over two times
+# smaller because most of the mass (84% here, on $Q_0\cup Q_1\cup Q_2$) is done exactly. With per-feature sparsity the weights
+# become Poisson-binomial; the check is the same:
+
+# %%
+S_vec = np.array([0.3, 0.6, 0.9, 0.7, 0.8])
+dec_v = rl.skeleton_decomposition(W_demo, b_demo, ω_demo, S_vec, rng=3)
+mc_v = rl.monte_carlo_loss(W_demo, b_demo, ω_demo, S_vec, T=400_000, rng=4)
+print("Poisson-binomial P_l:", np.round(dec_v.P, 4))
+print(f"decomposition {dec_v.total:.4f}, Monte Carlo {mc_v}")
+assert abs(dec_v.total - mc_v.mean) < 5 * np.hypot(mc_v.se, dec_v.total_se)
+
+# %% [markdown]
+# ## $L_0$, $L_1$ and $L_2$ exactly
+#
+# On $Q_0$ the input is $0$ and the output is $\operatorname{ReLU}(b)$, so
+# $L_0=\sum_k\omega_k\operatorname{ReLU}(b_k)^2$. On the edge of feature $i$, $x=ue_i$ and
+# $\hat x_k=\operatorname{ReLU}\big(u\langle w_k,w_i\rangle+b_k\big)$. Hence
+#
+# $$\ell_i=\omega_i\int_0^1\big(u-\operatorname{ReLU}(u\lVert w_i\rVert^2+b_i)\big)^2du
+#   +\sum_{k\ne i}\omega_k\int_0^1\operatorname{ReLU}\big(u\langle w_k,w_i\rangle+b_k\big)^2du,$$ (eq-ell-i)
+#
+# and $L_1=\sum_iP(\{i\})\,\ell_i/P_1$. For equal sparsity this is $\frac1D\sum_i\ell_i$.
+# Both integrands are piecewise quadratic in $u$. The kink sits where $au+c$ changes sign,
+# at $u=-c/a$. Sympy does each regime:
+
+# %%
+a, c, u = sp.symbols("a c u", real=True)
+relu_piece = (a * u + c) ** 2
+recon_piece = ((1 - a) * u - c) ** 2  # (u − (au + c))² where the ReLU is active
+regimes = {  # name: (active interval of u ↦ au + c within [0, 1], sampler of (a, c))
+    "a>0, -a<c<0": ((-c / a, 1), lambda r: (r.uniform(0.1, 3), None)),
+    "a<0, 0<c<-a": ((0, -c / a), lambda r: (r.uniform(-3, -0.1), None)),
+    "active on all of [0,1]": ((0, 1), lambda r: (r.uniform(-3, 3), None)),
+}
+closed = {}
+for name, ((lo, hi), _) in regimes.items():
+    relu_int = sp.integrate(relu_piece, (u, lo, hi))
+    recon_int = (sp.integrate(u**2, (u, 0, 1)) - sp.integrate(u**2, (u, lo, hi))
+                 + sp.integrate(recon_piece, (u, lo, hi)))
+    closed[name] = (sp.factor(relu_int), sp.simplify(recon_int))
+    print(f"{name}:  ∫ReLU² = {closed[name][0]}")
+
+# %% [markdown]
+# In the first regime the interference integral is $(a+c)^3/(3a)$. Below we check each sympy
+# expression against the closed form in `toymodels` at random points of its regime.
+
+# %%
+assert sp.simplify(closed["a>0, -a<c<0"][0] - (a + c) ** 3 / (3 * a)) == 0
+r = np.random.default_rng(5)
+for name, (f_relu, f_recon) in closed.items():
+    F1, F2 = sp.lambdify((a, c), f_relu), sp.lambdify((a, c), f_recon)
+    for _ in range(200):
+        av = regimes[name][1](r)[0]
+        if name == "a>0, -a<c<0":
+            cv = r.uniform(-av, 0)
+        elif name == "a<0, 0<c<-a":
+            cv = r.uniform(0, -av)
+        else:
+            cv = r.uniform(max(0, -av), 3)
+        assert np.isclose(rl.relu_sq_integral(av, cv), F1(av, cv), rtol=1e-12, atol=1e-14)
+        assert np.isclose(rl.recon_sq_integral(av, cv), F2(av, cv), rtol=1e-12, atol=1e-14)
+print("sympy and toymodels agree in every regime")
+
+# %% [markdown]
+# On the face of a pair $\{i,j\}$, $x=ue_i+ve_j$, and every term of the loss has the form
+# $\int_0^1\!\int_0^1 g(\alpha u+\beta v+\gamma)\,du\,dv$. `rl.loss_L2` does the inner integral
+# in closed form. As a function of $v$ the result is a polynomial of degree at most 3 between
+# the values of $v$ where the kink enters or leaves $[0,1]$. On each such piece, three-point
+# Gauss–Legendre quadrature is exact. We compare all three exact pieces with Monte Carlo,
+# conditioned on the skeleton:
+
+# %%
+from toymodels.data import nonzero_counts, sparse_uniform
+
+x = sparse_uniform(1_000_000, D, 0.7, rng=6)
+count = nonzero_counts(x)
+vals = rl.pointwise_loss(W_demo, b_demo, ω_demo, x)
+for l in range(3):
+    sel = vals[count == l]
+    se = sel.std() / np.sqrt(len(sel))
+    print(f"L_{l}: exact {dec.L_exact[l]:.4f}   Monte Carlo {sel.mean():.4f} ± {se:.4f}")
+    assert abs(dec.L_exact[l] - sel.mean()) < 5 * se + 1e-12
+
+# %% [markdown]
+# (sec-ch3-rest-of-cube)=
+# ## How much does the rest of the cube matter?
+#
+# The notes ask whether one may ignore $\bigcup_{l\ge2}Q_l$ and study the loss on 1-sparse
+# inputs only. The mass that this drops is
+#
+# $$\mu\Big(\bigcup_{l\ge2}Q_l\Big)=1-S^D-D(1-S)S^{D-1}.$$ (eq-tail-mass)
+
+# %%
+S_tab = np.array([0.9, 0.99, 0.999])
+D_tab = np.array([2, 5, 20, 200])
+mass = rl.higher_skeleta_mass(S_tab[:, None], D_tab[None, :])
+print("mass of l >= 2   " + "".join(f"D={k:<9d}" for k in D_tab))
+for S, row in zip(S_tab, mass, strict=True):
+    print(f"S = {S:<6g}        " + "".join(f"{v:<11.3g}" for v in row))
+for S, row in zip(S_tab, mass, strict=True):
+    for k, v in zip(D_tab, row, strict=True):
+        assert np.isclose(v, rl.active_count_pmf(S, int(k))[2:].sum(), atol=1e-12)
+
+# %% [markdown]
+# The absolute mass is the wrong yardstick. As $S\to1$ the loss itself vanishes like
+# $1-S$, because almost every input is $0$ and a good model gets $0$ right. What matters is
+# the share of the *non-zero* inputs that have two or more active features:
+#
+# $$\frac{\mu(\bigcup_{l\ge2}Q_l)}{\mu(\bigcup_{l\ge1}Q_l)}\;\le\;
+#   \frac{(D-1)(1-S)}{2S^{D-1}}, \qquad
+#   \text{and}\quad \sim\frac{(D-1)(1-S)}{2}\ \text{as}\ S\to1 .$$ (eq-tail-ratio)
+#
+# For the bound, use $P(l\ge2)\le\binom D2(1-S)^2$ (a union bound over pairs) and
+# $P(l\ge1)\ge P_1=D(1-S)S^{D-1}$. The asymptotics follow from
+# $P_2\sim\binom D2(1-S)^2$ and $P_1\sim D(1-S)$. So the mass off the 1-sparse skeleton is
+# negligible only when $D(1-S)\ll1$: when the *expected number of active features* is
+# small. A fixed $S$ is not enough. At $S=0.99$ the share is 0.5% for $D=2$ and 69% for
+# $D=200$. Whether the *loss* off the skeleton is negligible is a separate question, answered
+# below.
+
+# %%
+def share(S, D):
+    return rl.higher_skeleta_mass(S, D) / (1 - S**D)
+
+
+assert np.isclose(share(0.99, 2), 0.005, atol=5e-4) and np.isclose(share(0.99, 200), 0.69, atol=0.01)
+p_grid = np.geomspace(1e-4, 0.5, 200)
+fig, ax = plt.subplots()
+for k in [2, 5, 20, 200]:
+    ratio = share(1 - p_grid, k)
+    bound = (k - 1) * p_grid / (2 * (1 - p_grid) ** (k - 1))
+    assert np.all(ratio <= bound * (1 + 1e-9))
+    assert np.isclose(ratio[0], (k - 1) * p_grid[0] / 2, rtol=0.02)
+    ax.loglog(p_grid, ratio, label=f"D = {k}")
+ax.set_xlabel("feature density 1 − S")
+ax.set_ylabel("μ(l ≥ 2) / μ(l ≥ 1)")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ### The error of the 1-sparse approximation, for trained models
+#
+# The mass alone does not give the error. The error of keeping only $Q_0\cup Q_1$ is
+# $\sum_{l\ge2}P_lL_l$, and $L_l$ grows with $l$ because there is more interference. We train
+# the Toy Models setting (5 features, 2 dimensions, $\omega_i=0.9^i$) across sparsities with
+# the book's batched trainer: all instances in one tensor, on the GPU when there is one. We
+# then measure the error of each trained model exactly for $l\le2$ and by conditional Monte
+# Carlo for $l\ge3$.
+
+# %%
+S_sweep = np.array([0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99])
+seeds = 2
+S_inst = np.repeat(S_sweep, seeds)
+ω5 = 0.9 ** np.arange(5)
+cfg5 = TrainConfig.sweep(S_inst, model="relu", n_features=5, n_hidden=2, importance=ω5,
+                         batch_size=1024, steps=3000, lr=1e-2, schedule="cosine", seed=0)
+res5 = train(cfg5)
+print(res5.W.shape, res5.b.shape)
+
+# %%
+rows = []
+for k, S in enumerate(S_inst):
+    if S < 0.5:
+        continue
+    dk = rl.skeleton_decomposition(res5.W[k], res5.b[k], ω5, S, T_tail=20_000, rng=k)
+    err = dk.beyond_one_sparse  # Σ_{l≥2} P_l L_l
+    sh = share(S, 5)
+    lead = dk.P[2] * dk.L_exact[2] / (dk.P[1] * dk.L_exact[1] + dk.P[2] * dk.L_exact[2])
+    rows.append((S, err, err / dk.total, sh, dk.L_exact[2] / dk.L_exact[1], lead))
+rows = np.array(rows)
+print("   S    error      relative   share of l>=2   L_2/L_1")
+for S, err, rel, sh, ratio, _ in rows[::seeds]:
+    print(f"{S:5.2f}   {err:.1e}    {rel:5.0%}       {sh:5.1%}        {ratio:4.0f}")
+hi = rows[:, 0] >= 0.9
+assert np.all(rows[:, 2] > rows[:, 3]) and np.all((rows[hi, 4] > 5) & (rows[hi, 4] < 25))
+assert np.all((rows[rows[:, 0] == 0.99, 2] > 0.1) & (rows[rows[:, 0] == 0.99, 2] < 0.4))
+assert np.allclose(rows[rows[:, 0] >= 0.95, 2], rows[rows[:, 0] >= 0.95, 5], rtol=0.25)
+shown = rows[::seeds]  # the rows printed above, which the text below quotes
+assert np.isclose(share(0.99, 5), 0.02, atol=1e-3)
+assert abs(shown[shown[:, 0] == 0.99, 2][0] - 0.25) < 0.05  # "about a quarter"
+assert np.all((shown[shown[:, 0] >= 0.9, 4] >= 11.5) & (shown[shown[:, 0] >= 0.9, 4] < 15.5))
+
+# %% [markdown]
+# This answers the notes' question, and the answer is less comfortable than the mass
+# suggests. At $S=0.99$ only 2% of the non-zero inputs have two active features, yet they
+# carry 10–40% of the loss (about a quarter here). The reason is the
+# column $L_2/L_1$. A model in superposition is tuned to be almost perfect on single
+# features: the bias cuts the interference of the neighbours. It fails when two features
+# arrive together, so $L_2$ is more than 5 times $L_1$ (here 12 to 15 for $S\ge0.9$). To leading
+# order the relative error is $P_2L_2/(P_1L_1+P_2L_2)$, the last assert above. It becomes
+# small only when $\frac{(D-1)(1-S)}{2}\cdot\frac{L_2}{L_1}\ll1$, which is much sparser than
+# $D(1-S)\ll1$.
+#
+# (sec-ch3-one-sparse-minimisers)=
+# ### Minimisers of the 1-sparse loss against minimisers of the full loss
+#
+# The 1-sparse loss $P_0L_0+P_1L_1$ is exact and smooth enough to minimise directly.
+# `rl.minimize_restricted_loss` runs Adam on the closed form.
+#
+# ```{prf:proposition} The 1-sparse minimiser does not depend on $S$
+# :label: prop-one-sparse-S
+#
+# Suppose some minimiser $(W^*,b^*)$ of $L_1$ has $b^*\le0$, and the sparsity is equal for
+# all features, with $0<S<1$. Then $(W^*,b^*)$ minimises the 1-sparse loss
+# $P_0L_0+P_1L_1$ for *every* such $S$.
+# ```
+#
+# ```{prf:proof}
+# $L_0=\sum_k\omega_k\operatorname{ReLU}(b_k)^2\ge0$, with equality when $b\le0$. With equal
+# sparsity, $L_1=\frac1D\sum_i\ell_i$ does not involve $S$. Hence
+# $P_0L_0+P_1L_1\ge P_1L_1(W,b)\ge P_1L_1(W^*,b^*)=P_0L_0(b^*)+P_1L_1(W^*,b^*)$.
+# ```
+#
+# The full-loss minimiser does move with $S$. We compare them:
+
+# %%
+W1, b1, L1min = rl.minimize_restricted_loss(2, 5, ω5, 0.99, l_max=1, n_restarts=3,
+                                            steps=1500, lr=0.02, seed=0)
+best = int(np.argmin(L1min))
+W1s, b1s = W1[best], b1[best]
+poly1 = geo.polygon(W1s)
+print(f"1-sparse minimiser: a {poly1.k}-gon, norms {np.round(geo.feature_norms(W1s), 2)}, "
+      f"b {np.round(b1s, 2)}")
+assert poly1.k == 5 and poly1.regular and np.all(b1s < 0)
+assert np.allclose(geo.feature_norms(W1s), 1.17, atol=0.02) and np.allclose(b1s, -0.28, atol=0.02)
+
+# %%
+print("   S    full loss of: trained model   1-sparse minimiser   gap    |b| trained  |b| 1-sparse")
+gaps = {}
+for S in (0.9, 0.95, 0.99):
+    ks = np.flatnonzero(S_inst == S)
+    full_tr = [rl.skeleton_decomposition(res5.W[k], res5.b[k], ω5, S, T_tail=20_000,
+                                         rng=1).total for k in ks]
+    k = ks[int(np.argmin(full_tr))]
+    full_1 = rl.skeleton_decomposition(W1s, b1s, ω5, S, T_tail=20_000, rng=1).total
+    gaps[S] = full_1 / min(full_tr) - 1
+    print(f"{S:5.2f}   {min(full_tr):.3e}                  {full_1:.3e}          {gaps[S]:5.1%}"
+          f"     {np.abs(res5.b[k]).mean():.2f}         {np.abs(b1s).mean():.2f}")
+assert gaps[0.99] < 0.03 and gaps[0.9] > gaps[0.99] and 0.01 < gaps[0.9] < 0.06
+b_trained = [np.abs(res5.b[S_inst == S]).mean() for S in (0.9, 0.95, 0.99)]
+assert np.all(np.diff(b_trained) > 0) and abs(b_trained[-1] - np.abs(b1s).mean()) < 0.03
+
+# %% [markdown]
+# For these 5 features the 1-sparse minimiser is the same regular pentagon as the trained
+# model. Its norms ($\approx1.17$) and bias ($\approx-0.28$) are those that the trained models
+# approach as $S\to1$. Its full loss is a few percent too high at $S=0.9$ and within noise at
+# $S=0.99$. So the 1-sparse loss answers the right question only in the regime
+# $D(1-S)\ll1$ of {eq}`eq-tail-ratio`, and even there it can miss structure. The Thomson
+# section shows a case ($N\le2m$ features in $m$ dimensions) where the 1-sparse loss has a
+# whole continuum of exact minimisers, and only $L_2$ picks the one that training finds.
+
+# %% [markdown]
+# ## Five features in two dimensions
+#
+# This is the first figure of the Toy Models paper, computed with this book's code. Dense
+# data ($S=0$) gives PCA-like behaviour: the two most important features get orthogonal
+# dimensions and the rest are dropped, with bias $\approx E[x_i]=1/2$. As $S$ grows, the
+# model first packs four features as two antipodal pairs, then all five as a pentagon with a
+# negative bias. The bias cuts the small positive interference of the neighbours at $72°$.
+
+# %% tags=["hide-input"]
+show = [k * seeds for k in range(len(S_sweep))]
+plots.feature_polygons(res5.W[show], [f"S = {S:g}" for S in S_sweep], ncols=9, size=1.3)
+plt.show()
+
+# %% tags=["hide-input"]
+plots.superposition_panel(res5.W[show], res5.b[show], [f"S = {S:g}" for S in S_sweep], size=1.3)
+plt.show()
+
+# %% [markdown]
+# Top: $W^\top W$, with the bias as a last column separated by a gap (red positive, blue
+# negative). Bottom: the norms $\lVert w_i\rVert$, coloured by the interference
+# $\sum_{j\ne i}(\hat w_i\cdot w_j)^2$. Dark means the feature has a dimension to itself;
+# bright means it shares it. Checked over **both** seeds:
+
+# %%
+polys = [geo.polygon(W) for W in res5.W]
+norms5 = geo.feature_norms(res5.W)
+for k, S in enumerate(S_inst):
+    P = polys[k]
+    if S == 0:  # PCA-like: features 0 and 1 orthogonal, the rest dropped, bias ≈ mean
+        assert P.k == 2 and set(P.order) == {0, 1} and abs(min(P.gaps_deg) - 90) < 5
+        assert np.allclose(res5.b[k, 2:], 0.5, atol=0.12)
+    if S in (0.7, 0.8):  # two antipodal pairs
+        assert P.k == 4 and P.regular
+        assert np.allclose(geo.feature_dimensionality(res5.W[k])[norms5[k] > 0.5], 0.5, atol=0.02)
+    if S >= 0.95:  # a regular pentagon, negative bias
+        assert P.k == 5 and P.regular and np.all(norms5[k] > 0.8) and np.all(res5.b[k] < 0)
+        assert np.allclose(geo.feature_dimensionality(res5.W[k]), 0.4, atol=0.03)
+print("pentagon gaps at S = 0.99 (degrees):", np.round(polys[-1].gaps_deg, 0))
+
+# %% [markdown]
+# (sec-ch3-phase)=
+# ## Two features in one dimension: the phase diagram
+#
+# With $D=2$, $d=1$ the whole cube is $Q_0\cup Q_1\cup Q_2$, so the integral loss is
+# *exactly* $P_0L_0+P_1L_1+P_2L_2$, with no sampling at all. Let feature 2 have importance
+# $r$ relative to feature 1, so $\omega=(1,r)$, and write $p=1-S$. The paper's candidate
+# solutions have closed-form losses:
+#
+# - **feature 1 only**: $w=(1,0)$, $b=(0,c)$. Feature 1 comes back exactly and feature 2 is
+#   replaced by the constant $c$.
+# - **feature 2 only**: the same with the roles swapped.
+# - **antipodal**: $w=(1,-1)$, $b=0$. Each feature is reconstructed exactly when it is alone,
+#   and $\hat x_1=\operatorname{ReLU}(x_1-x_2)$ when both are active.
+
+# %%
+p, r, cc, v = sp.symbols("p r c v", positive=True)
+u = sp.symbols("u", positive=True)
+# feature 2 replaced by a constant c: E(x_2 − c)² with x_2 = 0 w.p. 1 − p, else uniform
+E_const = (1 - p) * cc**2 + p * sp.integrate((u - cc) ** 2, (u, 0, 1))
+c_star = sp.solve(sp.diff(E_const, cc), cc)[0]
+L_feature1 = sp.simplify(r * E_const.subs(cc, c_star))
+# antipodal: only Q_2 costs; (u − ReLU(u − v))² is v² for v < u and u² for v > u
+pair = sp.integrate(sp.integrate(v**2, (v, 0, u)) + sp.integrate(u**2, (v, u, 1)), (u, 0, 1))
+L_antipodal = sp.simplify(p**2 * (1 + r) * pair)
+print("c* =", c_star, "   L(feature 1 only) =", sp.factor(L_feature1),
+      "   L(antipodal) =", sp.factor(L_antipodal))
+assert sp.simplify(c_star - p / 2) == 0 and sp.simplify(pair - sp.Rational(1, 6)) == 0
+assert sp.simplify(L_feature1 - r * (p / 3 - p**2 / 4)) == 0
+
+# %% [markdown]
+# So $L_{\text{feature 1}}=r\,(p/3-p^2/4)$, $L_{\text{feature 2}}=p/3-p^2/4$ and
+# $L_{\text{antipodal}}=p^2(1+r)/6$. For $r\le1$, superposition beats dedicating the
+# dimension to feature 1 exactly when
+#
+# $$p<\frac{4r}{2+5r},\qquad\text{and for } r\ge1 \text{ when } p<\frac{4}{5+2r}.$$ (eq-phase-boundary)
+#
+# On log–log axes the boundary is a wedge around $r=1$. We also check the closed forms
+# against `toymodels`' exact loss, which does not know about these special solutions:
+
+# %%
+sol = sp.solve(sp.Eq(L_antipodal, L_feature1), p)
+print("boundary (r <= 1):", [sp.simplify(s_) for s_ in sol])
+assert any(sp.simplify(s_ - 4 * r / (2 + 5 * r)) == 0 for s_ in sol)
+for rv, pv in [(0.3, 0.2), (1.0, 0.5), (4.0, 0.05)]:
+    ex_f1 = rl.restricted_loss([[1.0, 0.0]], [0.0, pv / 2], [1.0, rv], 1 - pv, l_max=2)
+    ex_ap = rl.restricted_loss([[1.0, -1.0]], [0.0, 0.0], [1.0, rv], 1 - pv, l_max=2)
+    assert np.isclose(ex_f1, float(L_feature1.subs({r: rv, p: pv})), rtol=1e-12)
+    assert np.isclose(ex_ap, float(L_antipodal.subs({r: rv, p: pv})), rtol=1e-12)
+
+# %% [markdown]
+# Now we train the whole $12\times12$ grid of $(r,p)$ at once: 2 seeds per point, 288
+# instances in one tensor. We classify what each point learned and keep the seed with the
+# lower exact loss.
+
+# %%
+r_grid = np.geomspace(0.1, 10, 12)
+p_grid2 = np.geomspace(0.01, 1, 12)
+R, Pd = np.meshgrid(r_grid, p_grid2)  # rows: density, columns: relative importance
+r_inst, p_inst = np.tile(R.ravel(), 2), np.tile(Pd.ravel(), 2)
+ω21 = np.c_[np.ones_like(r_inst), r_inst]
+S21 = (1 - p_inst)[:, None]
+cfg21 = TrainConfig(model="relu", n_features=2, n_hidden=1, n_instances=len(r_inst),
+                    sparsity=S21, importance=ω21, batch_size=1024, steps=4000, lr=2e-2,
+                    schedule="cosine", seed=0)
+res21 = train(cfg21)
+L_exact21 = rl.restricted_loss(res21.W, res21.b, ω21, S21, l_max=2).reshape(2, -1)
+keep = np.argmin(L_exact21, axis=0)
+W21 = res21.W[:, 0, :].reshape(2, -1, 2)[keep, np.arange(R.size)]
+L21 = L_exact21.min(0)
+print(f"trained {len(r_inst)} instances of 2 -> 1")
+
+# %%
+cand = rl.two_in_one_candidates(R, 1 - Pd, optimise=False)
+L_cand = np.stack([cand["feature 1"], cand["feature 2"], cand["antipodal"]])
+predicted = np.argmin(L_cand, axis=0).ravel()
+learned = geo.two_in_one_phase(W21)
+agree = np.mean(predicted == learned)
+ratio_to_best = L21 / L_cand.min(0).ravel()
+found = np.isclose(L21[:, None], L_cand.reshape(3, -1).T, rtol=0.05).any(1)
+print(f"trained phase = closed-form phase at {agree:.0%} of the grid")
+print(f"trained loss within 5% of one of the three candidates at {found.mean():.0%} of the grid")
+print(f"trained loss / best candidate: min {ratio_to_best.min():.2f}")
+other_basin = found[predicted != learned].mean()
+print(f"cells where training disagrees: {np.sum(predicted != learned)}, "
+      f"of which {other_basin:.0%} sit at the loss of another candidate")
+assert agree > 0.75 and ratio_to_best.min() > 1 / 1.12 and found.mean() > 0.8
+assert other_basin > 0.5
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True)
+cmap = plt.matplotlib.colors.ListedColormap(["C0", "C1", "C2", "0.8"])
+h = 1 / 11  # half a grid cell in log10 units: cells centred on the grid points
+ext = [-1 - h, 1 + h, -2 - h, h]
+for ax, M, title in [(axes[0], predicted, "closed-form candidates"), (axes[1], learned, "trained")]:
+    ax.imshow(M.reshape(12, 12), origin="lower", cmap=cmap, vmin=-0.5, vmax=3.5, extent=ext,
+              aspect="auto")
+    rr = np.geomspace(0.1, 10, 200)
+    ax.plot(np.log10(rr), np.log10(np.where(rr <= 1, 4 * rr / (2 + 5 * rr), 4 / (5 + 2 * rr))),
+            "k--", lw=1)
+    ax.set_xlabel("log10 relative importance r")
+    ax.set_title(title, fontsize=9)
+    ax.grid(False)
+axes[0].set_ylabel("log10 density 1 − S")
+handles = [plt.matplotlib.patches.Patch(color=cmap(i), label=lab) for i, lab in
+           enumerate(geo.TWO_IN_ONE_PHASES)]
+fig.legend(handles=handles, loc="upper center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, 1.05))
+plt.show()
+
+# %% [markdown]
+# The dashed line is {eq}`eq-phase-boundary`. Where the trained map disagrees with the closed
+# form, training mostly stopped in the other basin. Its exact loss then equals the loss of
+# another candidate, a local minimum. If the two weights start with the same sign, the model
+# has to push one of them through zero to become antipodal. The three closed-form candidates
+# are close to the best losses training finds, never more than about 12% above them. Tuning
+# the norms and biases away from the unit candidates buys at most that much.
+#
+# (sec-ch3-dims)=
+# ## Dimensions per feature
+#
+# Let $\hat w_i=w_i/\lVert w_i\rVert$. The paper measures how many hidden dimensions each
+# feature gets in two ways. The first is the average $d/\lVert W\rVert_F^2$. The second is per
+# feature,
+#
+# $$D_i=\frac{\lVert w_i\rVert^2}{\sum_j(\hat w_i\cdot w_j)^2}.$$ (eq-feature-dim)
+#
+# ```{prf:proposition} Tegum products of tight frames
+# :label: prop-tegum
+#
+# Split the represented features into groups that span mutually orthogonal subspaces.
+# Suppose the $k$ vectors of a group have equal norms and form a tight frame of their
+# $r$-dimensional span. Then every feature of the group has $D_i=r/k$.
+# ```
+#
+# ```{prf:proof}
+# Features of other groups are orthogonal to $\hat w_i$, so
+# $\sum_j(\hat w_i\cdot w_j)^2=\hat w_i^\top\big(\sum_{j\in\text{group}}w_jw_j^\top\big)\hat w_i$.
+# Tightness says $\sum_{j}w_jw_j^\top=\frac{k\lVert w\rVert^2}{r}P$, where $P$ is the
+# projection onto the span, and $P\hat w_i=\hat w_i$. Hence the denominator is
+# $k\lVert w\rVert^2/r$, and $D_i=r/k$.
+# ```
+#
+# A digon (an antipodal pair) has $D_i=1/2$, a triangle $2/3$, a tetrahedron $3/4$, a
+# pentagon $2/5$, and a square antiprism $3/8$. `geo.feature_groups` finds the groups in a
+# trained model: features are linked when $|\hat w_i\cdot\hat w_j|>0.3$. We train 200
+# features into 20 dimensions at 8 sparsities, in one batched run.
+
+# %%
+inv_density = np.array([1.5, 2.2, 2.8, 3.5, 4.5, 5.5, 12.0, 40.0])
+S_big = 1 - 1 / inv_density
+cfg_big = TrainConfig.sweep(S_big, model="relu", n_features=200, n_hidden=20, importance=1.0,
+                            batch_size=256, steps=3000, lr=5e-3, schedule="cosine", seed=0)
+res_big = train(cfg_big)
+dpf = geo.dimensions_per_feature(res_big.W)
+Dim = geo.feature_dimensionality(res_big.W)
+norm_big = geo.feature_norms(res_big.W)
+
+# %%
+from collections import Counter
+
+print("1/(1-S)   d/|W|^2   represented   groups (size/rank: count)")
+group_table = []
+for k, x_ in enumerate(inv_density):
+    groups = geo.feature_groups(res_big.W[k], overlap=0.3)
+    cnt = Counter(f"{g.size}/{g.rank}" for g in groups)
+    group_table.append(cnt)
+    top = ", ".join(f"{key}: {n}" for key, n in sorted(cnt.items(), key=lambda t: (-t[1], t[0]))[:4])
+    print(f"{x_:6.1f}    {dpf[k]:.2f}      {int((norm_big[k] > 0.5).sum()):4d}          {top}")
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(6.4, 3.6))
+for k, x_ in enumerate(inv_density):
+    rep = norm_big[k] > 0.5
+    jitter = x_ * np.exp(0.04 * np.random.default_rng(k).normal(size=rep.sum()))
+    ax.scatter(jitter, Dim[k][rep], s=4, alpha=0.4, color="C0")
+ax.plot(inv_density, dpf, "k-o", ms=4, label="d / ‖W‖²")
+for f in [1, 3 / 4, 2 / 3, 1 / 2, 2 / 5, 3 / 8, 1 / 3]:
+    ax.axhline(f, color="0.7", lw=0.6, ls=":")
+    ax.text(46, f, f"{geo.nearest_fraction(f)[0]}", fontsize=7, va="center")
+ax.set_xscale("log")
+ax.set_xticks([1.5, 2, 3, 5, 10, 20, 40], ["1.5", "2", "3", "5", "10", "20", "40"])
+ax.minorticks_off()
+ax.set_xlabel("1 / (1 − S)")
+ax.set_ylabel("dimensions per feature")
+ax.legend(loc="lower left")
+plt.show()
+
+# %% [markdown]
+# Dots: the per-feature $D_i$ of every represented feature. Line: $d/\lVert W\rVert_F^2$.
+
+# %%
+plateau = [k for k, x_ in enumerate(inv_density) if 2 <= x_ <= 3.5]
+print("1/(1-S)   represented   in a digon (D_i = 1/2 ± 0.03)")
+for k in plateau:  # the antipodal plateau: all represented features but at most one in digons
+    rep = norm_big[k] > 0.5
+    in_digon = np.abs(Dim[k][rep] - 0.5) <= 0.03
+    print(f"{inv_density[k]:6.1f}    {rep.sum():6d}        {in_digon.sum():6d}")
+    assert rep.sum() - in_digon.sum() <= 1 and abs(dpf[k] - 0.5) < 0.05
+    assert abs(rep.sum() - 40) <= 4  # about 40 features in 20 dimensions
+    assert group_table[k]["2/1"] >= (rep.sum() - 1) // 2
+assert dpf[0] > 0.8 and dpf[-1] < 0.15 and np.all(np.diff(dpf) < 0.02)
+found_fractions = {f"{g}" for cnt in group_table for g in cnt}
+print("group types seen:", sorted(found_fractions, key=lambda s_: tuple(map(int, s_.split("/")))))
+assert {"2/1", "5/2"} <= found_fractions
+last = geo.feature_groups(res_big.W[-1], overlap=0.3)
+assert len(last) == 1 and last[0].rank == 20
+
+# %% [markdown]
+# The average $d/\lVert W\rVert_F^2$ falls from about 1 (dense data: no superposition) to
+# about $0.1$. It **sticks at $1/2$** for $2\lesssim1/(1-S)\lesssim3.5$. There the
+# represented features sit in antipodal pairs, so the 20 dimensions hold about 40 features,
+# each with $D_i=1/2$. At the dense edge of the plateau a feature may still be on its way
+# into a pair after 3000 steps (the table above counts them); the check allows one such
+# straggler per sparsity. Sparser still, pentagons ($5/2$, $D_i=2/5$) and other small tegum
+# factors appear beside the digons. At high sparsity all represented features join a single
+# group spanning all 20 dimensions, and the $D_i$ form a narrow continuum instead of sticking
+# at a fraction. With 3000 steps of batch 256 we do not see the sharp $3/4$ and $3/8$ plateaus
+# of the paper's much longer runs. Treat the finer fractions as a statement about long
+# training, which this page does not check.
+#
+# (sec-ch3-thomson)=
+# ## The Thomson problem
+#
+# The Thomson problem asks for $N$ unit vectors $x_i\in S^{m-1}$ that minimise the Coulomb
+# energy {cite:p}`thomson1904structure`
+#
+# $$E(x_1,\dots,x_N)=\sum_{i<j}\frac1{\lVert x_i-x_j\rVert}.$$ (eq-thomson)
+#
+# `th.solve_thomson` runs L-BFGS on $y\mapsto E(y/\lVert y\rVert)$ from 5 seeded random
+# starts. We check it against the minimal energies published by {cite:t}`wales2006thomson`
+# for $N=2,\dots,12$ on $S^2$ (also tabulated on Wikipedia's "Thomson problem" page):
+
+# %%
+thomson = {}
+print(" N   solver           published        restarts at the minimum")
+for N, E_pub in th.PUBLISHED_ENERGIES.items():
+    thomson[N] = th.solve_thomson(N, 3, restarts=5, seed=0)
+    print(f"{N:2d}   {thomson[N].energy:.9f}   {E_pub:.9f}    {thomson[N].hits}/5")
+    assert abs(thomson[N].energy - E_pub) < 5e-9
+
+# %% [markdown]
+# All eleven energies agree with the published values within $5\times10^{-9}$, in the
+# last printed digit. Now the ReLU model with $m=3$ hidden dimensions, $N=4,\dots,12$ features
+# of equal importance, and high sparsity $S=0.99$. Every $N$ goes into **one** run with
+# $D=12$: the features beyond $N$ get $S=1$ and $\omega=0$. They are then never active and
+# never scored, so each instance is exactly an $N$-feature model. Each $N$ gets four
+# instances, four restarts from different initialisations and data, and the table keeps the
+# one with the lowest exact loss $P_1L_1+P_2L_2$: a single run sometimes stops in a worse
+# local minimum, for instance one that drops a feature.
+
+# %%
+Ns = np.arange(4, 13)
+NN = np.repeat(Ns, 4)
+S_th = np.ones((len(NN), 12))
+ω_th = np.zeros((len(NN), 12))
+for k, N in enumerate(NN):
+    S_th[k, :N], ω_th[k, :N] = 0.99, 1.0
+cfg_th = TrainConfig(model="relu", n_features=12, n_hidden=3, n_instances=len(NN),
+                     sparsity=S_th, importance=ω_th, batch_size=1024, steps=4000, lr=1e-2,
+                     schedule="cosine", seed=0)
+res_th = train(cfg_th)
+L_th = rl.restricted_loss(res_th.W, res_th.b, ω_th, S_th, l_max=2)
+
+# %%
+table = {}
+print(" N  kept  norms       bias    E(learned)  E(Thomson)  dist  min angle      TF defect")
+print("                                                            learned/Thom.  learned/Thom.")
+for N in Ns:
+    ks = np.flatnonzero(NN == N)
+    k = ks[np.argmin(L_th[ks])]
+    W = res_th.W[k][:, :N]
+    n_ = geo.feature_norms(W)
+    X = (W[:, n_ > 0.5] / n_[n_ > 0.5]).T
+    T = thomson[len(X)].X
+    row = dict(kept=len(X), nmin=n_.min(), nmax=n_.max(), b=res_th.b[k][:N].mean(),
+               E=th.coulomb_energy(X), E_T=thomson[len(X)].energy,
+               dist=geo.aligned_distance(X, T), ang=geo.pairwise_angles(X).min(),
+               ang_T=geo.pairwise_angles(T).min(), tf=float(geo.tight_frame_defect(X.T)),
+               tf_T=float(geo.tight_frame_defect(T.T)))
+    table[N] = row
+    print(f"{N:2d}  {row['kept']:3d}   {row['nmin']:.2f}-{row['nmax']:.2f}   "
+          f"{round(row['b'], 2) + 0.0:5.2f}   "
+          f"{row['E']:9.3f}   {row['E_T']:9.3f}   {row['dist']:.2f}  "
+          f"{row['ang']:5.1f}/{row['ang_T']:5.1f}   {row['tf']:.2f}/{row['tf_T']:.2f}")
+
+# %% [markdown]
+# `dist` is the root-mean-square distance between the learned unit vectors and the Thomson
+# configuration, after the best rotation, reflection and relabelling
+# (`geo.aligned_distance`). "TF defect" is $\lVert WW^\top-cI\rVert_F/c$, which is zero
+# exactly for a tight frame.
+
+# %%
+for N in (6, 12):  # the octahedron and the icosahedron: the same configuration
+    assert table[N]["kept"] == N and table[N]["dist"] < 0.02
+    assert abs(table[N]["E"] / table[N]["E_T"] - 1) < 1e-4
+for N in (4, 5):  # not Thomson: unit norms, zero bias, antipodal pairs
+    assert table[N]["dist"] > 0.25 and abs(table[N]["b"]) < 0.02
+    assert abs(table[N]["nmin"] - 1) < 0.03 and table[N]["tf"] > 0.4
+assert all(table[N]["kept"] == N for N in Ns)  # the best restart keeps every feature
+for N in (7, 10, 11):  # another configuration; at N = 7, 11 with a larger minimal angle
+    assert table[N]["dist"] > 0.1
+    assert N == 10 or table[N]["ang"] > table[N]["ang_T"]
+for N in (8, 9):  # the same type as Thomson, other proportions
+    assert table[N]["dist"] < 0.1 and table[N]["E"] / table[N]["E_T"] - 1 < 2e-3
+for N in range(7, 13):  # norms above 1 and a negative bias beyond 2m features
+    assert table[N]["nmin"] > 1.05 and table[N]["b"] < -0.1
+assert 1.25 < table[12]["nmax"] < 1.4
+
+# %% [markdown]
+# (sec-ch3-analogy)=
+# ### Where the analogy holds and where it breaks
+#
+# **It holds** at $N=6$ and $N=12$. There the learned unit directions *are* the Thomson
+# configurations, the octahedron and the icosahedron, to within 0.02 in aligned distance.
+# It holds approximately at $N=8,9$: the same combinatorial type with slightly different
+# proportions, and energies within 0.2%.
+#
+# **It breaks** in three ways.
+#
+# 1. *The potential is short-ranged, not Coulomb.* In the 1-sparse limit, with unit norms and
+#    a common bias $b\le0$, the interference that feature $k$ gets from feature $i$ is
+#    $\int_0^1\operatorname{ReLU}(u\cos\theta_{ik}+b)^2du$, by {eq}`eq-ell-i`. This vanishes
+#    as soon as $\cos\theta_{ik}\le-b$. It is a contact potential, closer to the Tammes
+#    problem (maximise the smallest angle) than to Coulomb's $1/r$. The learned
+#    configurations for $N=7,10,11$ differ from Thomson's (distance above 0.1). For $N=7$ and
+#    $N=11$ they have a *larger* minimal angle.
+# 2. *For $N\le2m$ the 1-sparse loss has a continuum of minimisers.* With $b=0$ and unit norms,
+#    it is exactly zero for every configuration with pairwise $\langle w_i,w_j\rangle\le0$.
+#    That includes the Thomson tetrahedron, and also two orthogonal features plus an antipodal
+#    pair. The tie is broken by $L_2$ and nothing else. We compute it exactly for both
+#    configurations of $N=4$ and for both of $N=5$ (Thomson's triangular bipyramid against
+#    two digons plus one orthogonal feature):
+
+# %%
+tet = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], float).T / np.sqrt(3)
+digon_plus = np.array([[1, -1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], float)
+bipyramid = np.c_[[[np.cos(t), np.sin(t), 0] for t in 2 * np.pi * np.arange(3) / 3]].T
+bipyramid = np.c_[bipyramid, [0, 0, 1], [0, 0, -1]]
+two_digons = np.array([[1, -1, 0, 0, 0], [0, 0, 1, -1, 0], [0, 0, 0, 0, 1]], float)
+for name, W in [("tetrahedron (Thomson)", tet), ("digon + 2 orthogonal", digon_plus),
+                ("bipyramid (Thomson)", bipyramid), ("2 digons + 1 orthogonal", two_digons)]:
+    Nf = W.shape[1]
+    L1v = rl.loss_L1(W, np.zeros(Nf), 1.0, 0.99)
+    L2v = rl.loss_L2(W, np.zeros(Nf), 1.0, 0.99)
+    print(f"{name:26s} L_1 = {abs(L1v):.4f}   L_2 = {L2v:.4f}   "
+          f"Coulomb E = {th.coulomb_energy(W.T):.3f}")
+assert rl.loss_L1(tet, np.zeros(4), 1, 0.99) < 1e-15 and rl.loss_L1(digon_plus, np.zeros(4), 1, 0.99) < 1e-15
+assert np.isclose(rl.loss_L2(digon_plus, np.zeros(4), 1, 0.99), 1 / 18)
+assert np.isclose(rl.loss_L2(tet, np.zeros(4), 1, 0.99), 5 / 81)
+assert np.isclose(rl.loss_L2(two_digons, np.zeros(5), 1, 0.99), 1 / 15)
+assert np.isclose(rl.loss_L2(bipyramid, np.zeros(5), 1, 0.99), 17 / 240)
+
+# %% [markdown]
+#    On the face of a pair at angle $\theta$ with $\cos\theta=-\kappa\le0$, the pair costs
+#    $2\int\!\!\int(u-\operatorname{ReLU}(u-\kappa v))^2$. That is $1/3$ for an antipodal pair
+#    ($\kappa=1$), $1/8$ at $\kappa=1/2$, $10/162$ at $\kappa=1/3$, and $0$ for orthogonal
+#    features. $L_2$ is the average over the pairs. The tetrahedron pays $10/162$ on each of
+#    its six pairs, so $L_2=5/81\approx0.0617$. The digon configuration pays $1/3$ on one pair
+#    out of six, so $L_2=1/18\approx0.0556$. For $N=5$ the numbers are
+#    $17/240\approx0.0708$ against $1/15\approx0.0667$. In both cases the model prefers the
+#    configuration with *higher* Coulomb energy, and training finds it (table: $N=4,5$ have
+#    distance $>0.25$ from Thomson).
+# 3. *Norms and features are free.* The ReLU model can drop a feature (norm $\to0$) or give
+#    it norm $\ne1$. Beyond $N=2m$ the norms grow above 1 (up to $\approx1.3$ at $N=12$)
+#    together with a negative bias, which buys the cut-off in 1. Coulomb points have neither
+#    freedom.
+#
+# Equal-norm tight frames are the minimisers of the frame potential
+# $\sum_{i,j}\langle w_i,w_j\rangle^2$ over unit vectors. That potential is the interference
+# term of the energy (28′): with $\lambda=1$ and $\lvert w_i\rvert=1$, $E$ equals half the
+# frame potential minus $N/2$. The Thomson configurations for $N=4,6,12$ are tight frames
+# (defect 0). The learned ones for $N=4,5$ are far from tight (defect $>0.4$), because the
+# frame operator of "digon + orthogonal features" is
+# $\operatorname{diag}(2,1,1)\not\propto I$. The ReLU model's high-sparsity optimum is
+# therefore neither a Coulomb minimiser nor a tight frame in general. All three coincide only
+# for the highly symmetric $N=6$ and $N=12$.
+
+# %%
+assert table[6]["tf"] < 0.02 and table[12]["tf"] < 0.02
+assert all(table[N]["tf_T"] < 1e-6 for N in (4, 6, 12))  # Thomson: tight frames
+unit = thomson[4].X.T  # unit norms: the interference term of (28′) is FP/2 − N/2
+assert np.isclose(flows.energy_notes(unit), geo.frame_potential(unit) / 2 - 4 / 2)
+assert min(table[4]["tf"], table[5]["tf"]) > 0.4 and thomson[4].X is not None
+assert geo.is_equal_norm_tight_frame(thomson[4].X.T, tol=1e-6)
+
+# %% tags=["hide-input"]
+fig = plt.figure(figsize=(8, 3))
+for j, N in enumerate([4, 8, 12]):
+    ks = np.flatnonzero(NN == N)
+    k = ks[np.argmin(L_th[ks])]
+    W = res_th.W[k][:, :N]
+    X = (W / geo.feature_norms(W)).T
+    ax = fig.add_subplot(1, 3, j + 1, projection="3d")
+    _, Q, _ = geo.aligned_distance(X, thomson[N].X, return_alignment=True)
+    T = thomson[N].X @ Q.T  # the Thomson configuration rotated onto the learned one
+    ax.scatter(*T.T, color="0.6", s=25, label="Thomson")
+    ax.scatter(*X.T, color="C3", s=12, label="learned ŵ_i")
+    for x_ in X:
+        ax.plot([0, x_[0]], [0, x_[1]], [0, x_[2]], color="C3", lw=0.8)
+    ax.set_title(f"N = {N}", fontsize=9)
+    ax.set_axis_off()
+axes = fig.axes
+axes[0].legend(fontsize=7, loc="lower left")
+plt.show()
+
+# %% [markdown]
+# The learned directions are in red. The Thomson configuration, in grey, is rotated onto
+# them by the best orthogonal alignment. At $N=4$ they are visibly different: a square cross-section against a tetrahedron.
+# At $N=12$ both are icosahedra.
+#
+# ## Bad input
+#
+# Everything above refuses bad input with an error that names the argument:
+
+# %%
+for call in [lambda: rl.loss_L1(W_demo, b_demo, ω_demo, 1.2),
+             lambda: rl.loss_L1(W_demo, b_demo, np.ones(3), 0.9),
+             lambda: TrainConfig(n_features=5, n_instances=2, importance=np.ones((3, 5))),
+             lambda: train(TrainConfig(n_features=5, n_hidden=2, n_instances=3, sparsity=0.5,
+                                       optimizer="sgd", lr=1e6, steps=50))]:
+    try:
+        call()
+    except (ValueError, DivergenceError) as err:
+        print(f"{type(err).__name__}: {err}")
+
+# %% [markdown]
+# A diverging run stops at the first non-finite loss and names the step and the instances.
+# Asking the trainer (here through the playground below) for as many hidden dimensions as
+# features, where superposition is the point, gives a warning:
+
+# %%
+import warnings
+
+from toymodels.train import NoSuperpositionWarning
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    plots.playground(n_features=3, n_hidden=3, steps=20, n_instances=1)
+    plt.close("all")
+print(f"{caught[0].category.__name__}: {caught[0].message}")
+assert caught[0].category is NoSuperpositionWarning
+#
+# ## Playground
+#
+# `plots.playground(n_features, n_hidden, sparsity, importance_decay)` trains a few instances
+# in seconds. It draws polygons for $d=2$, and $W^\top W$ with norm bars otherwise. Try 6
+# features at $S=0.9$ (a hexagon, or a pentagon plus a dropped feature?), or equal importance
+# (`importance_decay=1`).
+
+# %%
+run = plots.playground(n_features=6, n_hidden=2, sparsity=0.95, importance_decay=0.95)
+plt.show()
+assert run.W.shape == (4, 2, 6)
+
+# %% tags=["remove-cell"]
+if tm.widgets_live():
+    try:
+        import ipywidgets as widgets
+
+        def _play(n_features=5, n_hidden=2, sparsity=0.9, importance_decay=0.9):
+            plots.playground(n_features, n_hidden, sparsity, importance_decay)
+            plt.show()
+
+        widgets.interact(_play, n_features=(2, 12), n_hidden=(1, 4), sparsity=(0.0, 0.995, 0.005),
+                         importance_decay=(0.5, 1.0, 0.05))
+    except ImportError:
+        pass
+
+# %% [markdown]
+# ## Summary
+#
+# - The integral loss {eq}`eq-integral-loss` splits exactly over the skeleta, with binomial
+#   (or Poisson-binomial) weights: {prf:ref}`prop-skeleta`. $L_0$ and $L_1$ have closed forms
+#   (derived with sympy above), and $L_2$ is exact by piecewise Gauss–Legendre quadrature. The
+#   remaining tail needs only conditional Monte Carlo, and the combined estimator has a
+#   standard error less than half that of plain Monte Carlo.
+# - **The open question, answered.** The share of non-zero inputs with two or more active
+#   features is about $(D-1)(1-S)/2$. A trained model in superposition, however, pays 12–15
+#   times more on two-feature inputs than on single ones. So the 1-sparse loss misses about a
+#   quarter of the loss of the 5→2 model even at $S=0.99$, where only 2% of the non-zero
+#   inputs have two active features. The approximation needs
+#   $\tfrac{(D-1)(1-S)}{2}\cdot L_2/L_1\ll1$. Under a mild condition ($b^*\le0$), the minimiser of the
+#   1-sparse loss does not depend on $S$ ({prf:ref}`prop-one-sparse-S`). It is the $S\to1$
+#   limit of the trained models.
+# - The Toy Models results come out of the book's code: the 5→2 progression from PCA-like to
+#   antipodal pairs to a pentagon; the 2→1 phase diagram with the closed-form boundary
+#   {eq}`eq-phase-boundary` (where training disagrees, it has mostly stopped in another
+#   candidate's basin); dimensions per feature sticking at $1/2$, with digons and pentagons as tegum
+#   factors ({prf:ref}`prop-tegum`).
+# - **Thomson.** The solver reproduces the published minima for $N=2,\dots,12$. The ReLU model
+#   matches Thomson at $N=6,12$ and approximately at $N=8,9$. It departs at $N=4,5$ (antipodal
+#   pairs beat the tetrahedron and the bipyramid on $L_2$: $1/18<5/81$ and $1/15<17/240$) and
+#   at $N=7,10,11$ (a short-range potential, with larger minimal angles at $N=7,11$).
+# - **Where the notes need correcting or completing.** (i) The sign of the bias is a
+#   convention, $-b$ in the notes and $+b$ here. (ii) "$C=\bigcup_{l=0}^{n}Q_l$" should read
+#   $Q=\bigcup_{l=0}^{D}Q_l$. (iii) Whether the higher skeleta can be ignored depends on
+#   $D(1-S)$, not on $S$ alone. (iv) The 1-sparse loss does not determine the minimiser when
+#   $N\le2m$: $L_2$ does, and it picks configurations that are not Thomson's. (v) The
+#   connection to the Thomson problem is an analogy that holds only for the most symmetric
+#   $N$: the effective potential is short-ranged, and norms and dropped features are free.
