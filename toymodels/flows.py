@@ -24,6 +24,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from ._checks import check_finite_array, check_float, check_int
+from .divergence import DivergenceError, lr_advice
 from .geometry import gram
 from .linear import _gradient, check_sigma, principal_angles
 
@@ -260,9 +261,11 @@ def gradient_descent_tied(W0, Σ, lr: float, steps: int, *, flow: str = "exact",
     field = FLOWS[flow]
     ts, Ws = [0.0], [W.copy()]
     for k in range(1, steps + 1):
-        W = W + lr * field(W, Σ)
+        with np.errstate(over="ignore", invalid="ignore"):
+            W = W + lr * field(W, Σ)
         if not np.all(np.isfinite(W)):
-            raise FloatingPointError(f"gradient descent diverged at step {k}; lower lr = {lr:g}")
+            raise DivergenceError(f"gradient_descent_tied diverged at step {k}: W is not finite "
+                                  f"(NaN or inf). {lr_advice(lr)}", step=k, instances=[0])
         if k % record_every == 0 or k == steps:
             ts.append(lr * k)
             Ws.append(W.copy())

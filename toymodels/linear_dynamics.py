@@ -14,6 +14,7 @@ import numpy as np
 from . import hessian as _hessian
 from . import linear
 from ._checks import check_finite_array, check_float, check_int
+from .divergence import check_loop_step, lr_advice
 
 __all__ = [
     "LinearRun",
@@ -41,8 +42,16 @@ class LinearRun:
 
 def default_lr(Σ, optimizer: str = "gd") -> float:
     """A stable step: 0.05/λ_max for gradient descent (the Hessian's spectrum scales with Σ),
-    0.01 for Adam (whose steps have the size of lr whatever the scale of Σ)."""
-    return 0.05 / np.linalg.eigvalsh(Σ).max() if optimizer == "gd" else 0.01
+    0.01 for Adam (whose steps have the size of lr whatever the scale of Σ). For Σ = 0 the loss
+    is identically zero and every step is stable: 0.05."""
+    if optimizer != "gd":
+        return 0.01
+    λ_max = np.linalg.eigvalsh(Σ).max()
+    return 0.05 / λ_max if λ_max > 0 else 0.05
+
+
+def _default_lr_text(optimizer: str) -> str:
+    return "0.05/λ_max(Σ)" if optimizer == "gd" else "0.01 for Adam"
 
 
 def train_linear(Σ, d, *, steps: int = 1000, lr: float | None = None, optimizer: str = "gd",
@@ -52,8 +61,10 @@ def train_linear(Σ, d, *, steps: int = 1000, lr: float | None = None, optimizer
 
     Starts from A0, B0 when given, else from iid N(0, init_scale²) entries drawn with
     ``seed``. ``optimizer`` is ``"gd"`` (θ ← θ − lr ∇L) or ``"adam"`` (Kingma & Ba, with
-    bias correction). Returns the loss after every step. Raises ``FloatingPointError`` if
-    the loss becomes non-finite (too large a step).
+    bias correction). Returns the loss after every step. Raises
+    :class:`~toymodels.divergence.DivergenceError` (a ``FloatingPointError``) naming the step
+    when the loss becomes non-finite or runs away (more than ``RUNAWAY`` times the larger of
+    ``tr Σ``, the loss of the zero map, and the initial loss) or Adam's state overflows.
     """
     Σ = linear.check_sigma(Σ)
     D = Σ.shape[0]
@@ -61,6 +72,7 @@ def train_linear(Σ, d, *, steps: int = 1000, lr: float | None = None, optimizer
     steps = check_int(steps, "steps", minimum=0)
     if optimizer not in _OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
+    default = _default_lr_text(optimizer) if lr is None else ""
     lr = default_lr(Σ, optimizer) if lr is None else check_float(lr, "lr", positive=True)
     if A0 is None or B0 is None:
         init_scale = check_float(init_scale, "init_scale", positive=True)
@@ -75,10 +87,10 @@ def train_linear(Σ, d, *, steps: int = 1000, lr: float | None = None, optimizer
     if A.shape[1] != d:
         raise ValueError(f"A0 must have d = {d} columns, got shape {A.shape}")
     with np.errstate(over="ignore", invalid="ignore"):
-        return _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps)
+        return _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps, lr_advice(lr, default=default))
 
 
-def _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps):
+def _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps, advice):
     trΣ = np.trace(Σ)
     losses = np.empty(steps + 1)
     b1, b2 = betas
@@ -87,8 +99,9 @@ def _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps):
         M = A @ B
         MΣ = M @ Σ
         losses[t] = trΣ - 2 * np.trace(MΣ) + np.sum(MΣ * M)
-        if not np.isfinite(losses[t]):
-            raise FloatingPointError(f"loss became non-finite at step {t}; lower lr (was {lr:.3g})")
+        state = np.concatenate([vA.ravel(), vB.ravel()])[None] if optimizer == "adam" else None
+        check_loop_step("train_linear", t, losses[t], max(trΣ, losses[0]), advice=advice,
+                        state=state)
         if t == steps:
             break
         gA, gB = linear._gradient(A, B, Σ - MΣ)

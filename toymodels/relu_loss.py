@@ -37,7 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import check_finite_array, check_int, check_probability
+from ._checks import check_finite_array, check_float, check_int, check_probability
+from .divergence import check_loop_step, lr_advice
 from .moments import skeleton_probabilities
 
 __all__ = [
@@ -576,15 +577,39 @@ def one_sparse_error(W, b, ω, S, T_tail: int = 100_000, *, rng=None):
     return err, (err / total if total > 0 else 0.0), dec.tail_se
 
 
-def _adam_cosine(params: list, loss, steps: int, lr: float) -> None:
-    """``steps`` Adam steps on ``loss()`` (a scalar) with a cosine-decaying learning rate."""
+def _adam_cosine(params: list, loss, steps: int, lr: float, *, zero, where: str,
+                 unit: str) -> None:
+    """``steps`` Adam steps on ``loss().sum()`` with a cosine-decaying learning rate.
+
+    ``loss()`` returns one loss per instance (the first axis of every parameter); the instances
+    are independent. Every step, and once after the last, the losses, gradients and Adam's
+    ``v`` are checked (:func:`toymodels.divergence.check_loop_step`): NaN, inf, a loss more than
+    ``RUNAWAY`` times the larger of its initial value and ``zero`` (the zero model's loss), or
+    an overflowed ``v`` raise ``DivergenceError`` naming ``where``, the step and the ``unit``.
+    """
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    for _ in range(steps):
+    advice = lr_advice(lr)
+    scale = None
+
+    def check(t, L, grad):
+        nonlocal scale
+        L = L.detach().numpy()
+        scale = np.maximum(L, zero) if scale is None else scale
+        n = L.shape[0]
+        v = [opt.state[p]["exp_avg_sq"].reshape(n, -1) for p in params if p in opt.state]
+        check_loop_step(where, t, L, scale, advice=advice, unit=unit, grad=grad,
+                        state=torch.cat(v, 1).numpy() if v else None)
+
+    for t in range(steps):
         opt.zero_grad()
-        loss().backward()
+        L = loss()
+        L.sum().backward()
+        check(t, L, torch.cat([p.grad.reshape(L.shape[0], -1) for p in params], 1).numpy())
         opt.step()
         sched.step()
+    with torch.no_grad():
+        check(steps, loss(), None)
 
 
 def minimize_restricted_loss(d: int, D: int, ω, S, *, l_max: int = 1, n_restarts: int = 8,
@@ -600,6 +625,7 @@ def minimize_restricted_loss(d: int, D: int, ω, S, *, l_max: int = 1, n_restart
     d = check_int(d, "d", minimum=1)
     D = check_int(D, "D", minimum=1)
     steps = check_int(steps, "steps", minimum=1)
+    lr = check_float(lr, "lr", positive=True)
     if W0 is None:
         n = check_int(n_restarts, "n_restarts", minimum=1)
         g = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
@@ -618,7 +644,9 @@ def minimize_restricted_loss(d: int, D: int, ω, S, *, l_max: int = 1, n_restart
     W.requires_grad_()
     b.requires_grad_()
     _, _, ωt, St = _check_params(W.detach(), b.detach(), ω, S)
-    _adam_cosine([W, b], lambda: _restricted(W, b, ωt, St, l_max).sum(), steps, lr)
+    _adam_cosine([W, b], lambda: _restricted(W, b, ωt, St, l_max), steps, lr,
+                 zero=np.broadcast_to(ωt.sum(-1).numpy() / 3, (n,)),
+                 where="minimize_restricted_loss", unit="restart")
     with torch.no_grad():
         final = _restricted(W, b, ωt, St, l_max)
     return W.detach().numpy(), b.detach().numpy(), final.numpy()
@@ -640,6 +668,7 @@ def two_in_one_candidates(ratio, S, *, optimise: bool = True, steps: int = 1500,
     ``optimise``, the optimised ``W``, ``b`` under ``"antipodal*_W"``, ``"antipodal*_b"``).
     """
     ratio, S = np.broadcast_arrays(check_finite_array(ratio, "ratio"), check_probability(S, "S"))
+    lr = check_float(lr, "lr", positive=True)
     if np.any(ratio < 0):
         raise ValueError("ratio (the importance of feature 2 relative to feature 1) must be >= 0")
     shape = ratio.shape
@@ -657,9 +686,11 @@ def two_in_one_candidates(ratio, S, *, optimise: bool = True, steps: int = 1500,
     sign = torch.tensor([1.0, -1.0], dtype=_DT)
 
     def loss():
-        return _restricted((torch.exp(αγ) * sign)[:, None, :], b, ω, St, 2).sum()
+        return _restricted((torch.exp(αγ) * sign)[:, None, :], b, ω, St, 2)
 
-    _adam_cosine([αγ, b], loss, check_int(steps, "steps", minimum=1), lr)
+    _adam_cosine([αγ, b], loss, check_int(steps, "steps", minimum=1), lr,
+                 zero=ω.sum(-1).numpy() / 3, where="two_in_one_candidates",
+                 unit="(ratio, S) pair")
     with torch.no_grad():
         W = (torch.exp(αγ) * sign)[:, None, :]
         out["antipodal*"] = _restricted(W, b, ω, St, 2).numpy()
