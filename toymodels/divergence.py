@@ -203,9 +203,12 @@ class AsyncDivergenceGuard:
         for blk in self.blocks[1:]:
             row.add_(blk.sum(dim=1, dtype=torch.float64))
         aux = self.ring[j, 1]
-        aux.zero_()
-        for blk in self.v_blocks:
-            aux.add_(blk.sum(dim=1, dtype=torch.float64))
+        if self.v_blocks:
+            torch.sum(self.v_blocks[0], dim=1, dtype=torch.float64, out=aux)
+            for blk in self.v_blocks[1:]:
+                aux.add_(blk.sum(dim=1, dtype=torch.float64))
+        else:
+            aux.zero_()
         if L is not None:
             ok = L <= limit if limit is not None else torch.isfinite(L)
             aux.add_(torch.where(ok, 0.0, float("inf")))
