@@ -296,7 +296,8 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
                     health = g.sum() if v is None else g.sum() + opt.v.sum()
                     if not math.isfinite(float(health)) or (li is not None
                                                             and not bool((L <= limit).all())):
-                        find_divergence(cfg, params, x, c, t, scale=limit / RUNAWAY, v=v)
+                        find_divergence(cfg, params, x, c, t, v=v,
+                                        scale=None if limit is None else limit / RUNAWAY)
                 else:
                     guard.record(t, L if li is not None else None, limit)
                 opt.step(g, lr if constant_lr else cfg.learning_rate(t))
