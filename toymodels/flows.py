@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ._checks import check_finite_array, check_float, check_int
+from ._checks import as_rng, check_finite_array, check_float, check_int
 from .geometry import gram
 from .linear import _gradient, check_sigma, principal_angles
 
@@ -366,7 +366,7 @@ def playground(S=0.8, D: int = 6, d: int = 2, init_scale: float = 0.01, t_max: f
     d = check_int(d, "d", minimum=1, maximum=D - 1)
     init_scale = check_float(init_scale, "init_scale", positive=True)
     Σ = population_second_moment(S, D)
-    W0 = init_scale * np.random.default_rng(seed).standard_normal((d, D))
+    W0 = init_scale * as_rng(seed, "seed").standard_normal((d, D))
     traj = integrate_tied(W0, Σ, t_max, flow=flow, n_eval=301)
     title = f"{flow} flow, D = {D}, d = {d}, init scale {init_scale:g}"
     return plot_trajectory(traj, Σ, title=title), traj

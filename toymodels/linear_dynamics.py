@@ -13,7 +13,8 @@ import numpy as np
 
 from . import hessian as _hessian
 from . import linear
-from ._checks import check_finite_array, check_float, check_int
+from ._checks import as_rng, check_finite_array, check_float, check_int
+from .limits import refuse_if_too_big
 
 __all__ = [
     "LinearRun",
@@ -116,13 +117,32 @@ def time_near(loss, level: float, tol: float) -> int:
     return int(np.sum(np.abs(loss - level) <= tol))
 
 
+def _critical_point(Σ, I, d):
+    """The critical point with index set ``I`` (0-based, ``|I| ≤ d``), built directly (not by
+    listing all ``binom(D, |I|)`` of them): ``A = [U_I, 0]``, ``B = Aᵀ`` (notes (⋆), C = I)."""
+    λ, U = linear.eigh_desc(Σ)
+    D = λ.size
+    d = linear._check_d(d, D)
+    I = linear._index_set(I, "I", D)
+    if len(I) > d:
+        raise ValueError(f"I must hold at most d = {d} indices, got {len(I)}: {I}")
+    A = np.zeros((D, d))
+    A[:, :len(I)] = U[:, list(I)]
+    level = float(λ.sum() - λ[list(I)].sum())
+    return linear.CriticalPoint(I=I, A=A, B=A.T.copy(), C=np.eye(d), level=level)
+
+
 def escape_rate(Σ, I, d: int) -> float:
     """μ = −(most negative Hessian eigenvalue) at the critical point with index set I
     (0-based; |I| ≤ d); near it gradient descent with step lr grows the unstable component
     by the factor 1 + lr·μ per step. Zero at the minimum."""
     Σ = linear.check_sigma(Σ)
-    r = len(tuple(I))
-    cp = next(c for c in linear.critical_points(Σ, d, rank=r) if c.I == tuple(I))
+    D = Σ.shape[0]
+    d = linear._check_d(d, D)
+    refuse_if_too_big(f"escape_rate with D = {D}, d = {d} (a Hessian of size 2Dd = {2 * D * d})",
+                      work=(2.0 * D * d) ** 3 * 4, memory=8.0 * (2 * D * d) ** 2 * 3,
+                      advice="choose a smaller Σ or d")
+    cp = _critical_point(Σ, I, d)
     μ = np.linalg.eigvalsh(_hessian.hessian(cp.A, cp.B, Σ))
     return float(-μ[0]) if -μ[0] > 1e-10 * np.abs(μ).max() else 0.0
 
@@ -136,9 +156,9 @@ def escape_from_saddle(Σ, d: int, I, ε: float, *, drop: float, lr: float | Non
     critical level Σ_{i∉I} λ_i minus ``drop`` (None if not within ``steps``).
     """
     Σ = linear.check_sigma(Σ)
-    I = tuple(I)
-    cp = next(c for c in linear.critical_points(Σ, d, rank=len(I)) if c.I == I)
-    rng = np.random.default_rng(seed)
+    cp = _critical_point(Σ, I, d)
+    ε = check_float(ε, "ε", positive=True)
+    rng = as_rng(seed, "seed")
     δA, δB = rng.standard_normal(cp.A.shape), rng.standard_normal(cp.B.shape)
     scale = ε / np.sqrt(np.sum(δA**2) + np.sum(δB**2))
     run = train_linear(Σ, d, steps=steps, lr=lr, A0=cp.A + scale * δA, B0=cp.B + scale * δB)
@@ -158,7 +178,7 @@ def playground(λ=(4.0, 2.0, 1.0, 0.5), d: int = 2, init_scale: float = 1e-3,
     λ = check_finite_array(λ, "λ", ndim=1)
     if np.any(λ <= 0):
         raise ValueError(f"λ must be positive (Σ positive definite), got {λ}")
-    rng = np.random.default_rng(seed)
+    rng = as_rng(seed, "seed")
     U, _ = np.linalg.qr(rng.standard_normal((λ.size, λ.size)))
     Σ = U @ np.diag(λ) @ U.T
     run = train_linear(Σ, d, steps=steps, lr=lr, optimizer=optimizer, init_scale=init_scale,
