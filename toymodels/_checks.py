@@ -87,13 +87,17 @@ def check_probability(value, name: str, *, shape: tuple[int, ...] | None = None)
     return arr
 
 
-def check_vector(value, name: str, length: int, *, nonnegative: bool = False) -> np.ndarray:
-    """Return a float64 vector of the given ``length`` (a scalar is broadcast)."""
+def check_vector(value, name: str, length: int, *, nonnegative: bool = False,
+                 length_name: str = "") -> np.ndarray:
+    """Return a float64 vector of the given ``length`` (a scalar is broadcast); ``length_name``
+    names the argument the length comes from, for the message."""
     arr = as_real_array(value, name, "a number or a vector of numbers")
     if arr.ndim == 0:
         arr = np.full(length, float(arr))
     if arr.shape != (length,):
-        raise ValueError(f"{name} must be a scalar or have shape ({length},), got shape {arr.shape}")
+        which = f" ({length_name} = {length})" if length_name else ""
+        raise ValueError(f"{name} must be a scalar or have shape ({length},){which}, "
+                         f"got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, got non-finite entries")
     if nonnegative and np.any(arr < 0):

@@ -34,7 +34,7 @@ __all__ = [
 def inverse_density(S) -> np.ndarray:
     """``1 / (1 − S)``, and ``0`` where ``S = 1``: the factor of ``x = max(u − S, 0)/(1 − S)``
     (a feature that is never active stays at zero)."""
-    p = 1.0 - np.asarray(S, dtype=np.float64)
+    p = 1.0 - check_probability(S, "S")
     return np.where(p > 0, 1.0 / np.where(p > 0, p, 1.0), 0.0)
 
 
@@ -130,7 +130,7 @@ def check_importance(importance, D: int, name: str = "importance") -> np.ndarray
     the wrong length, a negative or a non-finite entry raises ``ValueError`` naming ``name``.
     """
     D = check_int(D, "D", minimum=1)
-    return check_vector(importance, name, D, nonnegative=True)
+    return check_vector(importance, name, D, nonnegative=True, length_name="D")
 
 
 def _check_one_hot_probabilities(probabilities, D: int) -> np.ndarray:
@@ -187,8 +187,12 @@ def nonzero_counts(x) -> np.ndarray:
     if isinstance(x, torch.Tensor) and not (x.is_complex() or x.dtype == torch.bool):
         if x.ndim < 1:
             raise ValueError(f"x must have a feature axis, got a scalar of shape {tuple(x.shape)}")
+        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+            raise ValueError("x contains NaN or inf; only finite values are allowed")
         return (x != 0).sum(dim=-1).cpu().numpy()
     x = as_real_array(x, "x", "an array of real numbers with the features on its last axis")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x contains NaN or inf; only finite values are allowed")
     if x.ndim < 1:
         raise ValueError(f"x must have a feature axis, got a scalar of shape {x.shape}")
     return np.count_nonzero(x, axis=-1)

@@ -59,7 +59,7 @@ def hessian_quadratic_form(A, B, Σ, dA, dB) -> float:
     """
     Σ = check_sigma(Σ)
     A, B = _check_AB(A, B, Σ.shape[0])
-    dA, dB = _check_AB(dA, dB, Σ.shape[0])
+    dA, dB = _check_AB(dA, dB, Σ.shape[0], names=("dA", "dB"))
     dM = dA @ B + A @ dB
     R = np.eye(Σ.shape[0]) - A @ B
     return float(2 * (np.trace(dM @ Σ @ dM.T) - 2 * np.trace(dA @ dB @ Σ @ R.T)))

@@ -33,7 +33,9 @@ MAX_ITEMS = 2_000_000
 
 def format_bytes(b: float) -> str:
     """``1536`` → ``'1.5 KiB'``: a byte count with a binary unit (B, KiB, ..., PiB)."""
-    b = float(b)
+    from ._checks import check_float
+
+    b = check_float(b, "b")
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(b) < 1024:
             return f"{b:.3g} {unit}"
@@ -49,6 +51,10 @@ def refuse_if_too_big(what: str, *, work: float = 0.0, memory: float = 0.0, item
     ``what`` names the call and its size arguments (``"critical_points with D = 26, d = 13"``),
     ``advice`` says what to change; both go into the message with the estimate.
     """
+    from ._checks import check_float
+
+    work, memory, items = (check_float(v, k, minimum=0.0) for k, v in
+                           (("work", work), ("memory", memory), ("items", items)))
     over = []
     if not math.isfinite(work) or work > MAX_WORK:
         over.append(f"about {work:.3g} operations (limit toymodels.limits.MAX_WORK = {MAX_WORK:.3g})")

@@ -124,14 +124,16 @@ def eigh_desc(Σ, *, distinct: bool = True, allow_singular: bool = False, gap_rt
     return λ, U
 
 
-def _check_AB(A, B, D: int | None = None):
-    A = check_finite_array(A, "A", ndim=2)
-    B = check_finite_array(B, "B", ndim=2)
+def _check_AB(A, B, D: int | None = None, names=("A", "B")):
+    nA, nB = names
+    A = check_finite_array(A, nA, ndim=2)
+    B = check_finite_array(B, nB, ndim=2)
     if A.shape != B.T.shape:
-        raise ValueError(f"A must be D×d and B d×D; got A of shape {A.shape} "
-                         f"and B of shape {B.shape}")
+        raise ValueError(f"{nA} must be D×d and {nB} d×D; got {nA} of shape {A.shape} "
+                         f"and {nB} of shape {B.shape}")
     if D is not None and A.shape[0] != D:
-        raise ValueError(f"A and B must act on R^{D} (the size of Σ), got A of shape {A.shape}")
+        raise ValueError(f"{nA} and {nB} must act on R^{D} (the size of Σ), got {nA} of shape "
+                         f"{A.shape}")
     return A, B
 
 
@@ -171,6 +173,8 @@ def relative_gradient_norm(A, B, Σ) -> float:
 
     Zero at a critical point; about 1e-16 in floating point when the point is exact.
     """
+    Σ = check_sigma(Σ)
+    A, B = _check_AB(A, B, Σ.shape[0])
     gA, gB = gradient(A, B, Σ)
     nA, nB, nΣ = np.linalg.norm(A), np.linalg.norm(B), np.linalg.norm(Σ)
     scale = nΣ * (nA + nB) * (1 + nA * nB)

@@ -107,6 +107,7 @@ def _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps):
 def escape_time(loss, level: float, drop: float) -> int | None:
     """First step at which ``loss`` falls below ``level − drop`` (None if it never does)."""
     loss = check_finite_array(loss, "loss", ndim=1)
+    level, drop = check_float(level, "level"), check_float(drop, "drop", minimum=0.0)
     below = np.flatnonzero(loss < level - drop)
     return int(below[0]) if below.size else None
 
@@ -114,6 +115,7 @@ def escape_time(loss, level: float, drop: float) -> int | None:
 def time_near(loss, level: float, tol: float) -> int:
     """Number of steps with |loss − level| ≤ tol: how long a trajectory lingers at a level."""
     loss = check_finite_array(loss, "loss", ndim=1)
+    level, tol = check_float(level, "level"), check_float(tol, "tol", minimum=0.0)
     return int(np.sum(np.abs(loss - level) <= tol))
 
 
@@ -158,6 +160,12 @@ def escape_from_saddle(Σ, d: int, I, ε: float, *, drop: float, lr: float | Non
     Σ = linear.check_sigma(Σ)
     cp = _critical_point(Σ, I, d)
     ε = check_float(ε, "ε", positive=True)
+    drop = check_float(drop, "drop", minimum=0.0)
+    steps = check_int(steps, "steps", minimum=0)
+    D, d = cp.A.shape
+    refuse_if_too_big(f"escape_from_saddle with steps = {steps}, D = {D}, d = {d}",
+                      work=steps * (12.0 * D * D * d + 2000), memory=8.0 * steps,
+                      advice="use fewer steps")
     rng = as_rng(seed, "seed")
     δA, δB = rng.standard_normal(cp.A.shape), rng.standard_normal(cp.B.shape)
     scale = ε / np.sqrt(np.sum(δA**2) + np.sum(δB**2))
@@ -178,6 +186,11 @@ def playground(λ=(4.0, 2.0, 1.0, 0.5), d: int = 2, init_scale: float = 1e-3,
     λ = check_finite_array(λ, "λ", ndim=1)
     if np.any(λ <= 0):
         raise ValueError(f"λ must be positive (Σ positive definite), got {λ}")
+    steps = check_int(steps, "steps", minimum=0)
+    d = check_int(d, "d", minimum=1)
+    refuse_if_too_big(f"playground with steps = {steps}, {λ.size} eigenvalues λ, d = {d}",
+                      work=steps * (12.0 * λ.size**2 * d + 2000), memory=8.0 * steps,
+                      advice="use fewer steps")
     rng = as_rng(seed, "seed")
     U, _ = np.linalg.qr(rng.standard_normal((λ.size, λ.size)))
     Σ = U @ np.diag(λ) @ U.T

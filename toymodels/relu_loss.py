@@ -261,12 +261,14 @@ def subset_probabilities(S, D: int | None = None):
     if S.ndim == 0:
         if D is None:
             raise ValueError("D (the number of features) is required when S is a scalar")
-        S = S.expand(check_int(D, "D", minimum=1)).clone()
-    elif S.ndim < 1 or S.shape[-1] < 1:
+        D = check_int(D, "D", minimum=1)
+    elif S.shape[-1] < 1:
         raise ValueError(f"S (sparsity) must be a scalar or have shape (..., D), got {tuple(S.shape)}")
-    refuse_if_too_big(f"subset_probabilities with D = {S.shape[-1]} (D × D pair probabilities)",
-                      memory=8.0 * 6 * S.numel() * S.shape[-1], work=20.0 * S.numel() * S.shape[-1],
-                      advice="choose a smaller D")
+    size, D_ = max(S.numel(), 1) * (D if S.ndim == 0 else 1), D if S.ndim == 0 else S.shape[-1]
+    refuse_if_too_big(f"subset_probabilities with D = {D_} (D × D pair probabilities)",
+                      memory=8.0 * 6 * size * D_, work=20.0 * size * D_, advice="choose a smaller D")
+    if S.ndim == 0:
+        S = S.expand(D).clone()
     p = 1 - S
     zero = S == 0
     n_zero = zero.sum(-1, keepdim=True)
