@@ -326,3 +326,7 @@ def test_a_checkpoint_of_the_same_run_is_continued(saved, tmp_path):
     mine.write_bytes(saved.read_bytes())
     res = train(_cfg(steps=8), resume=mine, checkpoint=mine)
     assert TrainResult.load(mine).steps_done == res.steps_done == 8
+
+
+def test_evaluate_refuses_a_huge_batch(saved):
+    _refused(TrainResult.load(saved).evaluate, 10**15, match=r"evaluate with batch_size = 10+")

@@ -107,6 +107,10 @@ class TrainResult:
 
         batch_size = check_int(batch_size, "batch_size", minimum=1)
         cfg = self.config
+        limits.refuse_if_too_big(
+            f"evaluate with batch_size = {batch_size}, {cfg.n_instances} instances, "
+            f"D = {cfg.n_features}", memory=4 * 8.0 * batch_size * cfg.n_instances * cfg.n_features,
+            advice="use a smaller batch_size")
         x = torch.from_numpy(sparse_uniform(batch_size, cfg.n_features, cfg._S,
                                             rng=seed, instances=cfg.n_instances))
         p = self.torch_params(dtype=torch.float64)
