@@ -13,8 +13,9 @@ import numpy as np
 
 from . import hessian as _hessian
 from . import linear
-from ._checks import check_finite_array, check_float, check_int
+from ._checks import as_rng, check_finite_array, check_float, check_int
 from .divergence import check_loop_step, lr_advice
+from .limits import refuse_if_too_big
 
 __all__ = [
     "LinearRun",
@@ -119,6 +120,7 @@ def _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps, advice):
 def escape_time(loss, level: float, drop: float) -> int | None:
     """First step at which ``loss`` falls below ``level − drop`` (None if it never does)."""
     loss = check_finite_array(loss, "loss", ndim=1)
+    level, drop = check_float(level, "level"), check_float(drop, "drop", minimum=0.0)
     below = np.flatnonzero(loss < level - drop)
     return int(below[0]) if below.size else None
 
@@ -126,7 +128,23 @@ def escape_time(loss, level: float, drop: float) -> int | None:
 def time_near(loss, level: float, tol: float) -> int:
     """Number of steps with |loss − level| ≤ tol: how long a trajectory lingers at a level."""
     loss = check_finite_array(loss, "loss", ndim=1)
+    level, tol = check_float(level, "level"), check_float(tol, "tol", minimum=0.0)
     return int(np.sum(np.abs(loss - level) <= tol))
+
+
+def _critical_point(Σ, I, d):
+    """The critical point with index set ``I`` (0-based, ``|I| ≤ d``), built directly (not by
+    listing all ``binom(D, |I|)`` of them): ``A = [U_I, 0]``, ``B = Aᵀ`` (notes (⋆), C = I)."""
+    λ, U = linear.eigh_desc(Σ)
+    D = λ.size
+    d = linear._check_d(d, D)
+    I = linear._index_set(I, "I", D)
+    if len(I) > d:
+        raise ValueError(f"I must hold at most d = {d} indices, got {len(I)}: {I}")
+    A = np.zeros((D, d))
+    A[:, :len(I)] = U[:, list(I)]
+    level = float(λ.sum() - λ[list(I)].sum())
+    return linear.CriticalPoint(I=I, A=A, B=A.T.copy(), C=np.eye(d), level=level)
 
 
 def escape_rate(Σ, I, d: int) -> float:
@@ -134,8 +152,12 @@ def escape_rate(Σ, I, d: int) -> float:
     (0-based; |I| ≤ d); near it gradient descent with step lr grows the unstable component
     by the factor 1 + lr·μ per step. Zero at the minimum."""
     Σ = linear.check_sigma(Σ)
-    r = len(tuple(I))
-    cp = next(c for c in linear.critical_points(Σ, d, rank=r) if c.I == tuple(I))
+    D = Σ.shape[0]
+    d = linear._check_d(d, D)
+    refuse_if_too_big(f"escape_rate with D = {D}, d = {d} (a Hessian of size 2Dd = {2 * D * d})",
+                      work=(2.0 * D * d) ** 3 * 4, memory=8.0 * (2 * D * d) ** 2 * 3,
+                      advice="choose a smaller Σ or d")
+    cp = _critical_point(Σ, I, d)
     μ = np.linalg.eigvalsh(_hessian.hessian(cp.A, cp.B, Σ))
     return float(-μ[0]) if -μ[0] > 1e-10 * np.abs(μ).max() else 0.0
 
@@ -149,9 +171,15 @@ def escape_from_saddle(Σ, d: int, I, ε: float, *, drop: float, lr: float | Non
     critical level Σ_{i∉I} λ_i minus ``drop`` (None if not within ``steps``).
     """
     Σ = linear.check_sigma(Σ)
-    I = tuple(I)
-    cp = next(c for c in linear.critical_points(Σ, d, rank=len(I)) if c.I == I)
-    rng = np.random.default_rng(seed)
+    cp = _critical_point(Σ, I, d)
+    ε = check_float(ε, "ε", positive=True)
+    drop = check_float(drop, "drop", minimum=0.0)
+    steps = check_int(steps, "steps", minimum=0)
+    D, d = cp.A.shape
+    refuse_if_too_big(f"escape_from_saddle with steps = {steps}, D = {D}, d = {d}",
+                      work=steps * (12.0 * D * D * d + 2000), memory=8.0 * steps,
+                      advice="use fewer steps")
+    rng = as_rng(seed, "seed")
     δA, δB = rng.standard_normal(cp.A.shape), rng.standard_normal(cp.B.shape)
     scale = ε / np.sqrt(np.sum(δA**2) + np.sum(δB**2))
     run = train_linear(Σ, d, steps=steps, lr=lr, A0=cp.A + scale * δA, B0=cp.B + scale * δB)
@@ -171,7 +199,12 @@ def playground(λ=(4.0, 2.0, 1.0, 0.5), d: int = 2, init_scale: float = 1e-3,
     λ = check_finite_array(λ, "λ", ndim=1)
     if np.any(λ <= 0):
         raise ValueError(f"λ must be positive (Σ positive definite), got {λ}")
-    rng = np.random.default_rng(seed)
+    steps = check_int(steps, "steps", minimum=0)
+    d = check_int(d, "d", minimum=1)
+    refuse_if_too_big(f"playground with steps = {steps}, {λ.size} eigenvalues λ, d = {d}",
+                      work=steps * (12.0 * λ.size**2 * d + 2000), memory=8.0 * steps,
+                      advice="use fewer steps")
+    rng = as_rng(seed, "seed")
     U, _ = np.linalg.qr(rng.standard_normal((λ.size, λ.size)))
     Σ = U @ np.diag(λ) @ U.T
     run = train_linear(Σ, d, steps=steps, lr=lr, optimizer=optimizer, init_scale=init_scale,

@@ -64,7 +64,7 @@ from .divergence import (
 from .environment import env_flag
 from .optim import FlatOptimizer
 from .resources import available_cpus, available_memory, estimate_memory, format_bytes
-from .results import TrainResult
+from .results import TrainResult, check_checkpoint_path
 
 __all__ = [
     "TrainConfig",
@@ -172,6 +172,8 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
         raise ValueError(f"engine must be 'fused' or 'reference', got {engine!r}")
     if engine == "reference" and (resume is not None or checkpoint is not None):
         raise ValueError("engine='reference' supports neither resume nor checkpoint")
+    if checkpoint is not None:
+        check_checkpoint_path(checkpoint, cfg)  # never overwrite another run's results
 
     n, T, d, D = cfg.n_instances, cfg.batch_size, cfg.n_hidden, cfg.n_features
     shapes = models.param_shapes(cfg.model, n, d, D)
@@ -186,7 +188,8 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
     log_steps = cfg.log_steps
     start, prev_hist, prev_steps = 0, None, None
     if resume is not None:
-        old = resume if isinstance(resume, TrainResult) else TrainResult.load(resume)
+        old = (resume.validate("resume") if isinstance(resume, TrainResult)
+               else TrainResult.load(resume))
         diff = _compatible(old.config, cfg)
         if diff:
             raise ValueError(f"cannot resume: the config differs in {diff}")
