@@ -36,8 +36,10 @@ def test_feature_polygons_draws_an_arrow_to_every_column():
 
 def test_feature_polygons_lays_out_rows_and_blank_panels():
     fig = plots.feature_polygons(np.stack([pentagon()] * 3), ncols=2)
-    assert len(fig.axes) == 4  # 2 x 2 grid, the fourth panel blank
-    assert sum(bool(ax.lines) for ax in fig.axes) == 3
+    panels = [ax for ax in fig.axes if not hasattr(ax, "_colorbar")]
+    assert len(panels) == 4  # 2 x 2 grid, the fourth panel blank
+    assert sum(bool(ax.lines) for ax in panels) == 3
+    assert len(fig.axes) == 5  # and a colour bar for the feature index
 
 
 @pytest.mark.parametrize("W, msg", [(np.zeros((1, 3, 5)), "2-d embeddings"),
@@ -62,6 +64,8 @@ def test_superposition_panel_shows_gram_matrix_bias_and_norms():
         np.testing.assert_allclose(M[:, 7], b[k])
         widths = [p.get_width() for p in bars[k].patches]
         np.testing.assert_allclose(widths, np.linalg.norm(W[k], axis=0))
+    labels = [ax.get_ylabel() for ax in fig.axes if hasattr(ax, "_colorbar")]
+    assert labels == [r"$W^\top W$ and $b$", "interference"]  # every colour scale explained
 
 
 def test_superposition_panel_colours_shared_features_differently():
