@@ -322,11 +322,20 @@ return r.width > 50 && r.height > 50
 
 def _click(driver, element, what: str) -> str | None:
     """A real click on ``element``, as a reader's; the problem if something covers it."""
+    # A pointer that just left another button leaves Bootstrap's hover tooltip fading out over
+    # its neighbours (a reader's finger on a phone does not hover): let it go first.
     driver.execute_script("document.querySelectorAll('.tooltip').forEach(t => t.remove());")
     try:
         element.click()
-    except WebDriverException as err:
-        return f"the {what} cannot be clicked: {str(err).splitlines()[0][:160]}"
+    except WebDriverException:
+        time.sleep(0.5)
+        driver.execute_script("document.querySelectorAll('.tooltip').forEach(t => t.remove());")
+        try:
+            element.click()
+        except WebDriverException as err:
+            message = str(err).splitlines()[0]
+            covered = message.split("Other element would receive the click:")[-1][:160]
+            return f"the {what} cannot be clicked: covered by {covered}"
     return None
 
 
