@@ -6,8 +6,8 @@
 
 ``--set`` writes ``https://github.com/OWNER/REPO`` into ``_config.yml`` (the launch buttons and the
 repository and issue links of the built book come from there) and fills the address into the
-chapters' hidden Colab install cells, which carry the placeholder ``{{ repository.url }}`` (or an
-older literal ``git+https://github.com/...`` address, which is replaced too). The GitHub workflow
+chapters' hidden Colab install cells, which carry the placeholder ``{{ repository.url }}`` (a
+literal ``git+https://github.com/...`` address there is replaced too). The GitHub workflow
 runs it with ``$GITHUB_REPOSITORY`` before testing and building, so the published book names the
 repository it was built from. ``tests/test_project_files.py`` fails if the address is written
 anywhere else in the repository.
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "_config.yml"
 PLACEHOLDER = "{{ repository.url }}"
 _CONFIG_URL = re.compile(r"(^repository:\n(?:[ \t]+.*\n)*?[ \t]+url:[ \t]*)(\S+)", re.M)
-_COLAB_URL = re.compile(r"git\+(?:\{\{ repository\.url \}\}|https://github\.com/[\w.-]+/[\w.-]+)")
+_COLAB_URL = re.compile(r"\{\{ repository\.url \}\}|(?<=git\+)https://github\.com/[\w.-]+/[\w.-]+")
 _SLUG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
 
@@ -49,7 +49,7 @@ def set_repository(slug: str) -> str:
     CONFIG.write_text(_CONFIG_URL.sub(lambda m: m.group(1) + url, CONFIG.read_text(), count=1))
     for path in chapter_sources():
         text = path.read_text()
-        filled = _COLAB_URL.sub(lambda _m: f"git+{url}", text)
+        filled = _COLAB_URL.sub(lambda _m: url, text)
         if filled != text:
             path.write_text(filled)
     return url

@@ -105,7 +105,7 @@ def test_set_repository_rewrites_the_config_and_the_colab_cells(tmp_path, monkey
     (tmp_path / "chapters").mkdir()
     config = (ROOT / "_config.yml").read_text()
     (tmp_path / "_config.yml").write_text(config)
-    cell = 'subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{{ repository.url }}"])\n'
+    cell = 'REPOSITORY = "{{ repository.url }}"\nsubprocess.run(["pip", "install", f"git+{REPOSITORY}"])\n'
     (tmp_path / "chapters/01_x.py").write_text(cell)
     (tmp_path / "chapters/02_y.ipynb").write_text('["\\"git+https://github.com/old-owner/old.repo\\"]"]')
     monkeypatch.setattr(repo, "ROOT", tmp_path)
@@ -114,7 +114,7 @@ def test_set_repository_rewrites_the_config_and_the_colab_cells(tmp_path, monkey
     assert repo.repository_url() == "https://github.com/someone/book-2"
     assert (tmp_path / "_config.yml").read_text().replace("someone/book-2", "") == \
         config.replace(repo.repository_url(config).removeprefix("https://github.com/"), "")
-    assert "git+https://github.com/someone/book-2" in (tmp_path / "chapters/01_x.py").read_text()
+    assert 'REPOSITORY = "https://github.com/someone/book-2"' in (tmp_path / "chapters/01_x.py").read_text()
     assert "git+https://github.com/someone/book-2" in (tmp_path / "chapters/02_y.ipynb").read_text()
     with pytest.raises(SystemExit):
         repo.set_repository("not a slug")
