@@ -89,3 +89,24 @@ def test_playground_warns_without_superposition_and_refuses_bad_decay():
         plots.playground(3, 3, 0.5, n_instances=1, steps=10)
     with pytest.raises(ValueError, match="importance_decay"):
         plots.playground(importance_decay=0.0, steps=10)
+
+
+def test_figure_png_records_the_smallest_drawn_text_and_shows_at_natural_size():
+    import struct
+
+    from toymodels._figures import MIN_TEXT_KEY, figure_png
+
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
+    ax.plot([0, 1], [0, 1])
+    ax.tick_params(labelsize=9)
+    ax.set_title("title", fontsize=14)
+    data, meta = figure_png(fig)
+    width, height = struct.unpack(">II", data[16:24])
+    assert (meta["width"], meta["height"]) == (width // 2, height // 2)  # a 2x PNG
+    assert f"{MIN_TEXT_KEY}\x0025.00".encode() in data  # 9 pt at 200 dpi = 25 px
+
+    fig, ax = plt.subplots(dpi=100)
+    ax.axis("off")  # hidden tick labels are not drawn, so they do not count
+    ax.set_title("only this", fontsize=12)
+    assert f"{MIN_TEXT_KEY}\x0033.33".encode() in figure_png(fig)[0]
+    assert figure_png(plt.figure()) is None  # an empty figure shows nothing
