@@ -18,18 +18,26 @@ from .geometry import feature_norms, gram, interference
 __all__ = ["feature_polygons", "superposition_panel"]
 
 
-def feature_polygons(W, titles=None, *, ncols: int | None = None, size: float = 2.4):
+#: Widest figure (inches) whose 11-pt text stays at least 11 CSS px on a phone. The book shows a
+#: figure w inches wide at 100 px per inch, and a phone shrinks it into a column about 358 px
+#: wide, so p-point text is p/72 × 358/w CSS px there: at least 11 px for p = 11 while
+#: w ≤ 358/72 ≈ 4.97 in. The grids below keep to it by default.
+PHONE_WIDTH_IN = 4.9
+
+
+def feature_polygons(W, titles=None, *, ncols: int | None = None, size: float = 2.0):
     """Arrows from 0 to each ``w_i`` for ``W`` of shape ``(n, 2, D)``; colour = feature index.
 
-    Panels are ``size`` inches square, ``ncols`` to a row (default: at most 4, so that a row of
-    panels stays legible on a phone); the feature colours are explained by a colour bar.
+    Panels are ``size`` inches square, ``ncols`` to a row (default: as many as fit in
+    :data:`PHONE_WIDTH_IN`, so the text stays legible on a phone); a colour bar explains the
+    feature colours.
     """
     W = check_finite_array(W, "W", ndim=3)
     if W.shape[1] != 2:
         raise ValueError(f"feature_polygons needs 2-d embeddings W of shape (n, 2, D), "
                          f"got {W.shape}")
     n, _, D = W.shape
-    ncols = ncols or min(n, 4)
+    ncols = ncols or max(1, min(n, int((PHONE_WIDTH_IN - 0.9) // size)))
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 0.9, size * nrows),
                              squeeze=False, layout="constrained")
@@ -62,44 +70,54 @@ def _index_ticks(D: int) -> list[int]:
     return list(range(1, D + 1, step))
 
 
-def superposition_panel(W, b, titles=None, *, size: float = 2.4):
-    """Two rows per instance column: ``WᵀW`` (with ``b`` as an extra column) and the norm bars
-    coloured by interference. ``W`` of shape ``(n, d, D)``, ``b`` of shape ``(n, D)``.
+def superposition_panel(W, b, titles=None, *, ncols: int | None = None, size: float = 1.8):
+    """For each instance, ``WᵀW`` (with ``b`` as an extra column) above the norm bars coloured by
+    interference. ``W`` of shape ``(n, d, D)``, ``b`` of shape ``(n, D)``.
 
-    Both rows have colour bars: the heatmap's for the entries of ``WᵀW`` and ``b``, the bars'
-    for the interference ``Σ_{j≠i} (ŵ_i·w_j)²``. Rows and columns are labelled by feature.
+    Instances are laid out ``ncols`` to a row (default: as many as fit in
+    :data:`PHONE_WIDTH_IN`), each ``size`` inches wide. Both kinds of panel have colour bars: the
+    heatmap's for the entries of ``WᵀW`` and ``b``, the bars' for the interference
+    ``Σ_{j≠i} (ŵ_i·w_j)²``. Rows and columns are labelled by feature.
     """
     W = check_finite_array(W, "W", ndim=3)
     b = check_finite_array(b, "b", ndim=2)
     n, _, D = W.shape
-    fig, axes = plt.subplots(2, n, figsize=(size * n + 1.2, 2 * size + 0.4), squeeze=False,
-                             gridspec_kw={"height_ratios": [1.2, 1]}, layout="constrained")
+    ncols = ncols or max(1, min(n, int((PHONE_WIDTH_IN - 1.2) // size)))
+    nrows = -(-n // ncols)
+    fig, grid = plt.subplots(2 * nrows, ncols, figsize=(size * ncols + 1.2, nrows * (2 * size + 0.4)),
+                             squeeze=False, gridspec_kw={"height_ratios": [1.2, 1] * nrows},
+                             layout="constrained")
     inter = interference(W)
     ticks = _index_ticks(D)
     heat = None
-    for k in range(n):
+    for k, ax in enumerate(grid[0::2].flat):
+        if k >= n:
+            ax.axis("off")
+            continue
         G = gram(W[k])
         M = np.hstack([G, np.full((D, 1), np.nan), b[k][:, None]])
-        ax = axes[0, k]
         heat = ax.imshow(M, cmap="RdBu_r", vmin=-1.3, vmax=1.3)
         ax.set_xticks([t - 1 for t in ticks] + [D + 1], [str(t) for t in ticks] + ["$b$"])
-        ax.set_yticks([t - 1 for t in ticks], [str(t) for t in ticks] if k == 0 else [])
+        ax.set_yticks([t - 1 for t in ticks], [str(t) for t in ticks] if k % ncols == 0 else [])
         ax.grid(False)
-        if k == 0:
+        if k % ncols == 0:
             ax.set_ylabel("feature $i$")
         if titles is not None:
             ax.set_title(titles[k])
-        ax = axes[1, k]
+    for k, ax in enumerate(grid[1::2].flat):
+        if k >= n:
+            ax.axis("off")
+            continue
         norms = feature_norms(W[k])
         c = plt.cm.plasma(np.clip(inter[k], 0, 1) * 0.9)
         ax.barh(np.arange(1, D + 1), norms, color=c)
         ax.invert_yaxis()
         ax.set_xlim(0, max(1.3, norms.max() * 1.05))
-        ax.set_yticks(ticks, [str(t) for t in ticks] if k == 0 else [])
+        ax.set_yticks(ticks, [str(t) for t in ticks] if k % ncols == 0 else [])
         ax.set_xlabel(r"$\Vert w_i \Vert$")
-    fig.colorbar(heat, ax=axes[0, :], shrink=0.9, label=r"$W^\top W$ and $b$")
+    fig.colorbar(heat, ax=grid[0::2].ravel().tolist(), shrink=0.9 / nrows, label=r"$W^\top W$ and $b$")
     inter_map = plt.cm.ScalarMappable(norm=plt.Normalize(0, 1 / 0.9), cmap="plasma")
-    fig.colorbar(inter_map, ax=axes[1, :], shrink=0.9, label="interference")
+    fig.colorbar(inter_map, ax=grid[1::2].ravel().tolist(), shrink=0.9 / nrows, label="interference")
     return fig
 
 
@@ -125,10 +143,10 @@ def playground(n_features: int = 5, n_hidden: int = 2, sparsity: float = 0.9,
                       sparsity=S, importance=importance_decay ** np.arange(D), batch_size=1024,
                       steps=steps, lr=1e-2, schedule="cosine", seed=seed, progress=False)
     res = train(cfg)
-    label = f"D = {D}, d = {d}, S = {S:g}, ω_i = {importance_decay:g}^i"
-    titles = [label] + [""] * (n_instances - 1)
+    label = rf"$D = {D}$, $d = {d}$, $S = {S:g}$, $\omega_i = {importance_decay:g}^i$"
     if d == 2:
-        feature_polygons(res.W, titles, size=2.2)
+        fig = feature_polygons(res.W)
     else:
-        superposition_panel(res.W, res.b, titles)
+        fig = superposition_panel(res.W, res.b)
+    fig.suptitle(label)
     return res
