@@ -129,7 +129,8 @@ const report = () => {
     images: images,
     unresolved: (text.match(/\\?\\?/g) || []).length + q('.xref.std-ref:not(a *), span.problematic').length,
     texInLinks: q('a').map(a => a.textContent).filter(t => /\\\\[a-zA-Z]+|\\$/.test(t)).slice(0, 5),
-    citationsMissing: q('a.reference.internal').filter(a => /^\\[?\\s*\\]?$/.test(a.textContent)).length,
+    citationsMissing: q('a.reference.internal').filter(a => !a.querySelector('img'))
+      .filter(a => /^\\[?\\s*\\]?$/.test(a.textContent)).length,
     tracebacks: q('.output.traceback, .output.error, div.cell_output .stderr, .output.stderr')
       .map(e => e.textContent.slice(0, 200)),
     tracebackText: /Traceback \\(most recent call last\\)/.test(text),
