@@ -115,9 +115,10 @@ def superposition_panel(W, b, titles=None, *, ncols: int | None = None, size: fl
         ax.set_xlim(0, max(1.3, norms.max() * 1.05))
         ax.set_yticks(ticks, [str(t) for t in ticks] if k % ncols == 0 else [])
         ax.set_xlabel(r"$\Vert w_i \Vert$")
-    fig.colorbar(heat, ax=grid[0::2].ravel().tolist(), shrink=0.9 / nrows, label=r"$W^\top W$ and $b$")
+    # Each colour bar beside the first row of its kind (spanning all rows, the two would overlap).
+    fig.colorbar(heat, ax=grid[0].tolist(), shrink=0.9, label=r"$W^\top W$ and $b$")
     inter_map = plt.cm.ScalarMappable(norm=plt.Normalize(0, 1 / 0.9), cmap="plasma")
-    fig.colorbar(inter_map, ax=grid[1::2].ravel().tolist(), shrink=0.9 / nrows, label="interference")
+    fig.colorbar(inter_map, ax=grid[1].tolist(), shrink=0.9, label="interference")
     return fig
 
 
