@@ -419,13 +419,19 @@ def screenshot(driver, path: Path, height: int, size: str) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
-def inspect(driver, page: Path, size: str) -> tuple[dict, list[str]]:
-    """Open ``page`` at ``size``; return the report and the problems found by clicking."""
+def inspect(driver, page: Path, size: str, shot: Path | None = None) -> tuple[dict, list[str]]:
+    """Open ``page`` at ``size`` (saving a full-page screenshot to ``shot``); return the report
+    and the problems found by clicking and in the console."""
     set_size(driver, size)
     console_errors(driver)  # drop what earlier pages logged
     driver.get(page.as_uri())
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
     report = driver.execute_async_script(INSPECT_JS)
+    if shot is not None:  # before the clicks, so that no hover tooltip is in the picture
+        height = min(int(report["height"]), 30000)
+        set_size(driver, size, height)
+        screenshot(driver, shot, height, size)
+        set_size(driver, size)
     clicks = click_checks(driver, size)
     return report, clicks + console_errors(driver)
 
@@ -441,8 +447,10 @@ def check_pages(driver, pages: list[Path], html_dir: Path, screenshots: Path | N
     for page in pages:
         rel = page.relative_to(html_dir).as_posix()
         failing, waiting = [], []
+        name = rel.replace("/", "__").removesuffix(".html")
         for size in SIZES:
-            report, problems = inspect(driver, page, size)
+            shot = None if screenshots is None else screenshots / f"{name}__{size}.png"
+            report, problems = inspect(driver, page, size, shot)
             reports[page, size] = report
             if size == "desktop":
                 ids_of[page] = set(report["ids"])
@@ -458,10 +466,6 @@ def check_pages(driver, pages: list[Path], html_dir: Path, screenshots: Path | N
                     waiting.append(line)
                 else:
                     failing.append(line)
-            if screenshots is not None:
-                name = rel.replace("/", "__").removesuffix(".html")
-                set_size(driver, size, min(int(report["height"]), 30000))
-                screenshot(driver, screenshots / f"{name}__{size}.png", int(report["height"]), size)
         results[page] = {"failing": failing, "pending": waiting}
     for page in pages:
         results[page]["failing"] += check_links(page, reports[page, "desktop"]["links"], html_dir, ids_of)
