@@ -110,3 +110,13 @@ def test_figure_png_records_the_smallest_drawn_text_and_shows_at_natural_size():
     ax.set_title("only this", fontsize=12)
     assert f"{MIN_TEXT_KEY}\x0033.33".encode() in figure_png(fig)[0]
     assert figure_png(plt.figure()) is None  # an empty figure shows nothing
+
+
+@pytest.mark.parametrize("kwargs, msg", [({"ncols": 0}, "ncols"), ({"ncols": "2"}, "ncols"),
+                                         ({"size": -1.0}, "size"), ({"size": float("nan")}, "size")])
+def test_grids_refuse_bad_layout_arguments(kwargs, msg):
+    W = np.stack([pentagon()] * 2)
+    with pytest.raises((TypeError, ValueError), match=msg):
+        plots.feature_polygons(W, **kwargs)
+    with pytest.raises((TypeError, ValueError), match=msg):
+        plots.superposition_panel(W, np.zeros((2, 5)), **kwargs)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ._checks import check_finite_array
+from ._checks import check_finite_array, check_float, check_int
 from .geometry import feature_norms, gram, interference
 
 __all__ = ["feature_polygons", "superposition_panel"]
@@ -37,7 +37,9 @@ def feature_polygons(W, titles=None, *, ncols: int | None = None, size: float = 
         raise ValueError(f"feature_polygons needs 2-d embeddings W of shape (n, 2, D), "
                          f"got {W.shape}")
     n, _, D = W.shape
-    ncols = ncols or max(1, min(n, int((PHONE_WIDTH_IN - 0.9) // size)))
+    size = check_float(size, "size", positive=True, maximum=20.0)
+    ncols = (max(1, min(n, int((PHONE_WIDTH_IN - 0.9) // size))) if ncols is None
+             else check_int(ncols, "ncols", minimum=1, maximum=max(n, 1)))
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 0.9, size * nrows),
                              squeeze=False, layout="constrained")
@@ -82,7 +84,9 @@ def superposition_panel(W, b, titles=None, *, ncols: int | None = None, size: fl
     W = check_finite_array(W, "W", ndim=3)
     b = check_finite_array(b, "b", ndim=2)
     n, _, D = W.shape
-    ncols = ncols or max(1, min(n, int((PHONE_WIDTH_IN - 1.2) // size)))
+    size = check_float(size, "size", positive=True, maximum=20.0)
+    ncols = (max(1, min(n, int((PHONE_WIDTH_IN - 1.2) // size))) if ncols is None
+             else check_int(ncols, "ncols", minimum=1, maximum=max(n, 1)))
     nrows = -(-n // ncols)
     fig, grid = plt.subplots(2 * nrows, ncols, figsize=(size * ncols + 1.2, nrows * (2 * size + 0.4)),
                              squeeze=False, gridspec_kw={"height_ratios": [1.2, 1] * nrows},
