@@ -344,7 +344,8 @@ class KGonCriticalPoint:
     ``grad_norm`` is the Euclidean norm of its gradient over all ``3D`` parameters, in float64
     at the stored ``(r, b)``; ``residual`` the norm of the family's stationarity equations at
     the root (50 digits when ``S is None`` and ``k ≥ 5``, float64 otherwise); ``certified``
-    whether the root was proved (Krawczyk) or is exact (``k ≤ 4``, ``S is None``)."""
+    whether the root was proved (Krawczyk) or is exact (``k ≤ 4``, ``S is None``); ``p`` the
+    regime: how many neighbours on each side have their ReLU on along the k-gon's edges."""
 
     D: int
     k: int
