@@ -430,8 +430,20 @@ def _solve_family_S(D, k, S, b_d, n_dead, dead_bias, tol=1e-13):
     return L, x, float(np.linalg.norm(g))
 
 
-def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0,
-                         dead_bias: float = -1.0) -> list[KGonCriticalPoint]:
+def _check_uniform_importance(importance, D):
+    if importance is None:
+        return
+    ω = check_finite_array(importance, "importance")
+    if ω.ndim > 1 or (ω.ndim == 1 and ω.shape != (D,)):
+        raise ValueError(f"importance must be a scalar or have shape ({D},), got {ω.shape}")
+    if np.any(ω <= 0) or np.ptp(np.atleast_1d(ω)) > 0:
+        raise ValueError("importance must be equal and positive for every feature: the k-gon family "
+                         "is a family of critical points only for equal importance (the symmetry "
+                         "that permutes the features must leave the loss unchanged)")
+
+
+def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: float = -1.0,
+                         importance=None) -> list[KGonCriticalPoint]:
     """The critical points of the k-gon family for ``D`` features, sorted by loss.
 
     ``S is None``: the 1-sparse loss ``L_1``; every certified root of ``∇B_k`` with ``b < 0``
@@ -441,8 +453,12 @@ def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0,
     (``k ≤ 4``): the continuation of the 1-sparse critical point to sparsity ``S``.
     ``n_dead`` of the dropped features are dead (bias ``dead_bias < 0``); the others take
     :func:`dropped_bias`.
+    ``importance``, if given, must be equal for all features (the loss is scale-free in it:
+    a common importance ``ω`` multiplies the loss by ``ω``; the critical points do not move, and
+    the reported loss is for ``ω = 1``).
     """
     D, k = _check_Dk(D, k)
+    _check_uniform_importance(importance, D)
     S = _check_S(S)
     n_dead = check_int(n_dead, "n_dead", minimum=0, maximum=D - k)
     dead_bias = check_float(dead_bias, "dead_bias", maximum=0.0)
@@ -477,12 +493,13 @@ def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0,
     return sorted(out, key=lambda pt: pt.loss)
 
 
-def kgon_critical_point(D: int, k: int, *, S=None, n_dead: int = 0,
-                        dead_bias: float = -1.0) -> KGonCriticalPoint:
+def kgon_critical_point(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: float = -1.0,
+                        importance=None) -> KGonCriticalPoint:
     """The lowest-loss critical point of the k-gon family (see :func:`kgon_critical_points`):
     for ``S is None`` the minimiser of ``L_1`` within the family, ``(r, b)`` the same for all
     ``D ≥ k``; for ``S`` given, of the l ≤ 2 loss at that sparsity."""
-    return kgon_critical_points(D, k, S=S, n_dead=n_dead, dead_bias=dead_bias)[0]
+    return kgon_critical_points(D, k, S=S, n_dead=n_dead, dead_bias=dead_bias,
+                                importance=importance)[0]
 
 
 def kgon_family(D: int, ks=None, *, S=None) -> list[KGonCriticalPoint]:
