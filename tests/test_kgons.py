@@ -124,6 +124,7 @@ def test_family_table():
     (lambda: kg.kgon_critical_point(6, 5, n_dead=2), ValueError, "n_dead"),
     (lambda: kg.kgon_critical_point(6, 5, n_dead=1, dead_bias=0.0), ValueError, "dead_bias"),
     (lambda: kg.kgon_critical_point(10**6, 5), ValueError, "D"),
+    (lambda: kg.kgon_critical_point(30, 5, S=0.9), ValueError, "MAX_FEATURES_L2"),
     (lambda: kg.kgon_family(6, ks="abc"), TypeError, "ks"),
     (lambda: kg.kgon_weights(3, 2, -1.0), ValueError, "r"),
     (lambda: kg.block_loss(5, np.nan, 0.0), ValueError, "r"),

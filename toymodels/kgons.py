@@ -48,6 +48,7 @@ from ._checks import check_finite_array, check_float, check_int
 
 __all__ = [
     "MAX_FEATURES",
+    "MAX_FEATURES_L2",
     "CERT_RADIUS",
     "KGonCriticalPoint",
     "BlockRoot",
@@ -62,8 +63,10 @@ __all__ = [
     "RootWarning",
 ]
 
-#: The largest ``D`` accepted (the l ≤ 2 loss costs ``O(D³)`` per evaluation).
-MAX_FEATURES = 64
+#: The largest ``D`` accepted for the 1-sparse loss (``k ≤ 40`` for the certified block roots).
+MAX_FEATURES = 40
+#: The largest ``D`` accepted for the l ≤ 2 loss, whose evaluation costs ``O(D³)``.
+MAX_FEATURES_L2 = 16
 #: Radius of the interval box in which each root of ``∇B_k`` is certified (in ``(r², b)``).
 CERT_RADIUS = 1e-20
 _DT = torch.float64
@@ -85,6 +88,13 @@ def _check_Dk(D, k):
     if k > D:
         raise ValueError(f"k must be <= D (a k-gon uses k of the D features), got k = {k} > D = {D}")
     return D, k
+
+
+def _check_cost(D, S):
+    if S is not None and D > MAX_FEATURES_L2:
+        raise ValueError(f"D = {D} is above MAX_FEATURES_L2 = {MAX_FEATURES_L2} for the l <= 2 loss: "
+                         f"each Newton step evaluates O(D^3) = {D**3:,} pair integrals and their "
+                         f"Hessian, roughly {D**3 / 16**3 * 5:.0f} s per critical point here")
 
 
 def _check_S(S):
@@ -135,6 +145,9 @@ def block_loss(k: int, r, b):
     (Chapter 4, eq-block): the 1-sparse loss of one k-gon feature's *output*, summed over the
     k inputs of the k-gon (elementwise in ``r``, ``b``). Uses ``relu_loss``'s closed forms."""
     k = check_int(k, "k", minimum=2, maximum=10_000)
+    for name, val in (("r", r), ("b", b)):
+        if isinstance(val, bool) or np.asarray(val).dtype == bool:
+            raise TypeError(f"{name} must be a real number or array, got a bool")
     r = np.asarray(check_finite_array(r, "r"))
     b = np.asarray(check_finite_array(b, "b"))
     a = r**2
@@ -460,6 +473,7 @@ def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: 
     D, k = _check_Dk(D, k)
     _check_uniform_importance(importance, D)
     S = _check_S(S)
+    _check_cost(D, S)
     n_dead = check_int(n_dead, "n_dead", minimum=0, maximum=D - k)
     dead_bias = check_float(dead_bias, "dead_bias", maximum=0.0)
     if n_dead and dead_bias >= 0:
@@ -505,6 +519,7 @@ def kgon_critical_point(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: f
 def kgon_family(D: int, ks=None, *, S=None) -> list[KGonCriticalPoint]:
     """:func:`kgon_critical_point` for each ``k`` in ``ks`` (default ``2 … D``), for tables."""
     D = check_int(D, "D", minimum=2, maximum=MAX_FEATURES)
+    _check_cost(D, _check_S(S))
     ks = range(2, D + 1) if ks is None else ks
     if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
         raise TypeError(f"ks must be an iterable of integers, got {type(ks).__name__}")
