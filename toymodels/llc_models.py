@@ -21,6 +21,7 @@ empirical loss is the true parameter and its learning coefficient is that of
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,12 +29,13 @@ import numpy as np
 import torch
 
 from . import models
-from ._checks import check_finite_array, check_int
+from ._checks import check_finite_array, check_float, check_int
 from .linear import critical_points, second_moment
-from .relu_loss import sample_given_active_count
+from .relu_loss import _L1, sample_given_active_count
 
 __all__ = ["LLCProblem", "linear_regression", "reduced_rank_regression", "linear_autoencoder",
-           "relu_one_sparse", "MAX_SAMPLES"]
+           "relu_one_sparse", "exact_hessian", "relu_flat_directions", "PosteriorDraws",
+           "relu_posterior_draws", "kgon_llc_playground", "MAX_SAMPLES"]
 
 #: the largest data set these constructors build (memory: samples × dimension × 8 bytes)
 MAX_SAMPLES = 2_000_000
@@ -187,30 +189,227 @@ def linear_autoencoder(D: int, d: int, n: int, *, variances=None, seed: int = 0)
                       loss_fn=loss_fn, unpack=unpack)
 
 
-def relu_one_sparse(W, b, n: int, *, seed: int = 0) -> LLCProblem:
-    """The ReLU output model ``x ↦ ReLU(WᵀWx + b)`` at ``(W, b)`` on ``n`` inputs with exactly
-    one active feature, uniform on ``[0, 1]`` (the data of Chen et al. 2023 and the ``L_1`` of
-    Chapter 3); loss ``mean ‖x − x̂‖²``. Parameters are flattened as ``[vec W, b]``."""
+def relu_one_sparse(W, b, n: int | None = None, *, seed: int = 0) -> LLCProblem:
+    """The ReLU output model ``x ↦ ReLU(WᵀWx + b)`` at ``(W, b)`` with inputs that have exactly
+    one active feature, chosen uniformly, with a value uniform on ``[0, 1]`` (the data of Chen
+    et al. 2023); loss ``‖x − x̂‖²``. Parameters are flattened as ``[vec W, b]``.
+
+    With ``n`` an integer: ``n`` samples and the loss ``mean ‖x − x̂‖²``. With ``n=None``: no
+    data, the exact expected loss ``L_1`` of Chapter 3 (``relu_loss``'s closed form, which
+    autograd differentiates), called as ``loss_fn(w, None)``.
+    """
     W = check_finite_array(W, "W", ndim=2)
     dh, D = W.shape
     b = check_finite_array(b, "b", ndim=1)
     if b.shape != (D,):
         raise ValueError(f"b must have shape ({D},) (one bias per column of W), got {b.shape}")
     _dims("D (columns of W)", D)
-    n = _n(n)
+    n = None if n is None else _n(n)
     seed = check_int(seed, "seed", minimum=0)
-    x = torch.as_tensor(sample_given_active_count(n, np.full(D, 0.5), 1,
-                                                  rng=np.random.default_rng(seed)))
     nW = dh * D
+    ω = torch.ones(D, dtype=_DT)
+    S_equal = np.full(D, 0.5)  # any equal sparsity: L_1 weighs the D features equally
 
     def unpack(w):
         return w[:, :nW].reshape(-1, dh, D), w[:, nW:]
 
     def loss_fn(w, batch):
-        (xb,) = batch
         Wc, bc = unpack(w)
+        if batch is None:
+            return _L1(Wc, bc, ω, S_equal)
+        (xb,) = batch
         return models.loss("relu", {"W": Wc, "b": bc}, xb, 1.0)
 
-    return LLCProblem(name=f"ReLU output model D={D} d={dh}, 1-sparse data",
-                      w_star=np.concatenate([W.ravel(), b]), data=(x,), loss_fn=loss_fn,
+    data = None
+    if n is not None:
+        x = sample_given_active_count(n, S_equal, 1, rng=np.random.default_rng(seed))
+        data = (torch.as_tensor(x),)
+    return LLCProblem(name=f"ReLU output model D={D} d={dh}, 1-sparse inputs",
+                      w_star=np.concatenate([W.ravel(), b]), data=data, loss_fn=loss_fn,
                       unpack=unpack)
+
+
+def exact_hessian(problem: LLCProblem) -> np.ndarray:
+    """The Hessian of ``problem``'s loss at ``w_star`` (torch autograd, float64): of the exact
+    loss when ``problem.data`` is ``None``, else of the loss on all its samples."""
+    if not isinstance(problem, LLCProblem):
+        raise TypeError(f"problem must be an LLCProblem, got {type(problem).__name__}")
+    if problem.dim > 2000:
+        raise ValueError(f"problem has {problem.dim} parameters; exact_hessian builds a dense "
+                         f"P × P matrix and is limited to P ≤ 2000")
+    data = None if problem.data is None else tuple(t.unsqueeze(0) for t in problem.data)
+
+    def f(v):
+        return problem.loss_fn(v.unsqueeze(0), data).reshape(())
+
+    w = torch.as_tensor(problem.w_star, dtype=_DT)
+    H = torch.autograd.functional.hessian(f, w).numpy()
+    return (H + H.T) / 2
+
+
+def relu_flat_directions(W, b) -> np.ndarray:
+    """Directions along which the ReLU output model's loss is constant near ``(W, b)``, as the
+    columns of a ``(dD + D, m)`` array in the ``[vec W, b]`` flattening.
+
+    * the rotations of the hidden space, ``W ↦ e^{tX} W`` for each antisymmetric ``X`` (the loss
+      depends on ``W`` only through ``WᵀW``): ``d(d − 1)/2`` generators;
+    * the three-or-more parameters of a *dead* feature ``j`` (``w_j = 0``, ``b_j < 0``) when
+      every embedded feature ``i`` (``w_i ≠ 0``) has ``b_i < 0``: then every pre-activation that
+      ``w_j`` or ``b_j`` enters stays negative near ``(W, b)``, and the loss does not change.
+
+    These are the flat directions that Proposition 5.2 of Chapter 5 needs; whether they span the
+    Hessian's null space is for :func:`toymodels.learning_coefficient.hessian_llc` to check.
+    """
+    W = check_finite_array(W, "W", ndim=2)
+    dh, D = W.shape
+    b = check_finite_array(b, "b", ndim=1)
+    if b.shape != (D,):
+        raise ValueError(f"b must have shape ({D},) (one bias per column of W), got {b.shape}")
+    P = dh * D + D
+    cols = []
+    for i in range(dh):
+        for j in range(i + 1, dh):
+            X = np.zeros((dh, dh))
+            X[i, j], X[j, i] = -1.0, 1.0
+            cols.append(np.concatenate([(X @ W).ravel(), np.zeros(D)]))
+    embedded = np.linalg.norm(W, axis=0) > 0
+    if np.all(b[embedded] < 0):
+        for j in np.flatnonzero(~embedded & (b < 0)):
+            for row in range(dh):
+                e = np.zeros(P)
+                e[row * D + j] = 1.0
+                cols.append(e)
+            e = np.zeros(P)
+            e[dh * D + j] = 1.0
+            cols.append(e)
+    return np.array(cols).T if cols else np.zeros((P, 0))
+
+
+@dataclass(frozen=True)
+class PosteriorDraws:
+    """Final states of Langevin (or plain SGD) chains on the ReLU output model, one per chain:
+    ``W`` of shape ``(chains, d, D)``, ``b`` of shape ``(chains, D)``, ``loss`` the mean loss
+    ``L_n`` of each final state on the data set, and ``history[c, j]`` the loss ``L_n`` of chain
+    ``c`` after ``j · record_every`` steps."""
+
+    W: np.ndarray
+    b: np.ndarray
+    loss: np.ndarray
+    history: np.ndarray
+    record_every: int
+    n: int
+    temperature: float
+
+
+def relu_posterior_draws(D: int, n: int, *, d: int = 2, chains: int = 32, steps: int = 3000,
+                         ε: float | None = None, temperature: float = 1.0,
+                         batch_size: int | None = 64, prior_std: float = 2.0,
+                         init_std: float = 0.3, record_every: int = 50,
+                         seed: int = 0) -> PosteriorDraws:
+    """Langevin chains on the posterior of the ReLU output model given ``n`` 1-sparse samples
+    (Chapter 5)::
+
+        w ← w − ε/2 (n ∇L_B(w) + w/prior_std²) + √(ε·temperature) ξ,
+
+    from ``chains`` random starts ``N(0, init_std²)``, ``L_B`` the loss on a minibatch of
+    ``batch_size`` samples (all ``n`` when ``None``). ``temperature=1`` targets the posterior
+    ``∝ exp(−n L_n(w)) N(w; 0, prior_std² I)``; ``temperature=0`` is plain minibatch SGD with
+    learning rate ``ε n/2`` and a weight decay. The default step is ``ε = 0.02/n``.
+
+    Chains that do not cross between basins weigh each basin by where they start and how they
+    fall, not by its posterior mass; Chapter 5 says what that does and does not show.
+    """
+    D = _dims("D (number of features)", D, maximum=64)
+    d = _dims("d (hidden dimension)", d, maximum=16)
+    n = _n(n)
+    chains = check_int(chains, "chains", minimum=1, maximum=4096)
+    steps = check_int(steps, "steps", minimum=1, maximum=10**6)
+    B = n if batch_size is None else check_int(batch_size, "batch_size", minimum=1, maximum=n)
+    if float(chains) * steps * B * D > 2e11:
+        raise ValueError(f"chains × steps × batch × D = {float(chains) * steps * B * D:.3g} "
+                         f"exceeds 2e11 (minutes of CPU time); use fewer chains or steps")
+    ε = 0.02 / n if ε is None else check_float(ε, "ε", positive=True)
+    temperature = check_float(temperature, "temperature", minimum=0.0)
+    prior_std = check_float(prior_std, "prior_std", positive=True)
+    init_std = check_float(init_std, "init_std", positive=True)
+    record_every = check_int(record_every, "record_every", minimum=1, maximum=steps)
+    seed = check_int(seed, "seed", minimum=0)
+    rng = np.random.default_rng(seed)
+    x = torch.as_tensor(sample_given_active_count(n, np.full(D, 0.5), 1, rng=rng))
+    g = torch.Generator().manual_seed(seed)
+    W = init_std * torch.randn(chains, d, D, generator=g, dtype=_DT)
+    b = init_std * torch.randn(chains, D, generator=g, dtype=_DT)
+    s = math.sqrt(ε * temperature)
+    full = x.unsqueeze(0).expand(chains, n, D)
+
+    def full_loss(W, b):
+        with torch.no_grad():
+            return models.loss("relu", {"W": W, "b": b}, full, 1.0)
+
+    history = [full_loss(W, b)]
+    for t in range(1, steps + 1):
+        xb = full if B == n else x[torch.randint(n, (chains, B), generator=g)]
+        W.requires_grad_(True)
+        b.requires_grad_(True)
+        L = models.loss("relu", {"W": W, "b": b}, xb, 1.0)
+        gW, gb = torch.autograd.grad(L.sum(), (W, b))
+        with torch.no_grad():
+            W = W - 0.5 * ε * (n * gW + W / prior_std**2)
+            b = b - 0.5 * ε * (n * gb + b / prior_std**2)
+            if s > 0:
+                W = W + s * torch.randn(W.shape, generator=g, dtype=_DT)
+                b = b + s * torch.randn(b.shape, generator=g, dtype=_DT)
+        if t % record_every == 0:
+            history.append(full_loss(W, b))
+    if not (torch.isfinite(W).all() and torch.isfinite(b).all()):
+        raise FloatingPointError(f"the chains diverged: the step ε = {ε:g} is too large for "
+                                 f"n = {n}; decrease ε")
+    hist = torch.stack(history, dim=1).numpy()
+    return PosteriorDraws(W=W.detach().numpy(), b=b.detach().numpy(), loss=hist[:, -1],
+                          history=hist, record_every=record_every, n=n,
+                          temperature=temperature)
+
+
+def kgon_llc_playground(k: int = 5, n_dead: int = 1, *, D: int = 6, n: int = 10_000,
+                        γ: float = 20.0, steps: int = 2000, chains: int = 16, seed: int = 0,
+                        ax=None):
+    """Estimate ``λ`` at Chapter 4's ``k``-gon (``D`` features, ``n_dead`` dead) in a few seconds
+    and draw the running estimate of every chain (the playground of Chapter 5).
+
+    Uses ``10⁵`` 1-sparse samples, minibatches of 64, ``ε = 0.1/(nβ h_max)`` from the exact
+    Hessian, and prints the Hessian's account (Proposition 5.2) beside the estimate. Returns
+    the :class:`toymodels.llc.LLCEstimate`.
+    """
+    import matplotlib.pyplot as plt
+
+    from .kgons import kgon_critical_point
+    from .learning_coefficient import hessian_llc
+    from .llc import sgld_llc
+
+    steps = check_int(steps, "steps", minimum=100, maximum=20_000)
+    chains = check_int(chains, "chains", minimum=2, maximum=64)
+    pt = kgon_critical_point(D, k, n_dead=n_dead)
+    W, b = pt.parameters()
+    H = exact_hessian(relu_one_sparse(W, b))
+    ev = np.linalg.eigvalsh(H)
+    prob = relu_one_sparse(W, b, 100_000, seed=seed)
+    nβ = n / math.log(check_int(n, "n", minimum=2, maximum=10**5))
+    est = sgld_llc(prob.loss_fn, prob.w_star, prob.data, n=n, ε=0.1 / (nβ * ev.max()), γ=γ,
+                   chains=chains, steps=steps, burn_in=steps // 4, batch_size=64, seed=seed,
+                   warn=False)
+    if ev.min() < -1e-7 * np.abs(ev).max():
+        account = f"saddle ({int((ev < -1e-7 * np.abs(ev).max()).sum())} negative eigenvalues)"
+    else:
+        acc = hessian_llc(H, relu_flat_directions(W, b))
+        account = (f"Hessian: λ = {acc.value}" if acc.value is not None and k >= 5 else
+                   f"Hessian bounds {acc.lower}–{acc.upper} (loss not smooth at w*)" if k <= 4
+                   else f"Hessian bounds {acc.lower}–{acc.upper}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(est.running().T, lw=0.6, color="0.6")
+    ax.plot(est.running().mean(0), lw=2, color="C0")
+    ax.axhline(est.llc, color="C0", ls="--", lw=1)
+    ax.set_xlabel("SGLD step after burn-in")
+    ax.set_ylabel("running λ̂")
+    ax.set_title(f"{pt.name}: {est}; {account}", fontsize=9)
+    return est
