@@ -229,3 +229,60 @@ def test_default_beta():
     assert llc.default_beta(100) == pytest.approx(1 / math.log(100))
     with pytest.raises(ValueError, match="n"):
         llc.default_beta(1)
+
+
+# ----------------------------------------------------------------------------------------
+# the ReLU output model: k-gons, flat directions, chains
+# ----------------------------------------------------------------------------------------
+def test_relu_exact_and_sampled_losses_agree():
+    from toymodels import kgons
+
+    pt = kgons.kgon_critical_point(6, 6)
+    W, b = pt.parameters()
+    exact = lm.relu_one_sparse(W, b)
+    sampled = lm.relu_one_sparse(W, b, 200_000, seed=0)
+    w = torch.as_tensor(exact.w_star)[None]
+    L_exact = float(exact.loss_fn(w, None))
+    assert L_exact == pytest.approx(pt.loss, rel=1e-12)
+    per_sample = sampled.loss_fn(w, (sampled.data[0][None],))
+    assert float(per_sample) == pytest.approx(L_exact, rel=0.02)
+
+
+def test_kgon_hessian_null_space_is_rotation_and_dead_features():
+    from toymodels import kgons
+
+    for k, n_dead, value in [(6, 0, 8.5), (5, 1, 7.0), (5, 0, 8.5)]:
+        pt = kgons.kgon_critical_point(6, k, n_dead=n_dead)
+        W, b = pt.parameters()
+        H = lm.exact_hessian(lm.relu_one_sparse(W, b))
+        flats = lm.relu_flat_directions(W, b)
+        assert flats.shape[1] == 1 + 3 * n_dead
+        assert lc.hessian_llc(H, flats).value == value
+
+
+def test_flat_directions_need_negative_biases():
+    W = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    assert lm.relu_flat_directions(W, np.array([-0.1, -0.1, -1.0])).shape == (9, 4)
+    # an embedded feature with bias ≥ 0 lets the dead feature's weights act: rotation only
+    assert lm.relu_flat_directions(W, np.array([0.0, -0.1, -1.0])).shape == (9, 1)
+
+
+def test_posterior_draws_shapes_and_sgd_decreases_loss():
+    sgd = lm.relu_posterior_draws(4, 200, chains=4, steps=200, ε=0.2 / 200, temperature=0.0,
+                                  record_every=50, seed=0)
+    assert sgd.W.shape == (4, 2, 4) and sgd.b.shape == (4, 4) and sgd.history.shape == (4, 5)
+    assert np.all(sgd.history[:, -1] < sgd.history[:, 0])
+    with pytest.raises(ValueError, match="temperature"):
+        lm.relu_posterior_draws(4, 200, temperature=-1.0)
+
+
+def test_pool_estimates():
+    p = lm.linear_regression(2, 200, seed=1)
+    kw = dict(n=2000, ε=2e-5, γ=1.0, chains=3, steps=50, burn_in=10, batch_size=16)
+    a = llc.sgld_llc(p.loss_fn, p.w_star, p.data, seed=0, **kw)
+    b = llc.sgld_llc(p.loss_fn, p.w_star, p.data, seed=1, **kw)
+    mean, se = llc.pool_estimates([a, b])
+    both = np.concatenate([a.per_chain, b.per_chain])
+    assert mean == pytest.approx(both.mean()) and se == pytest.approx(both.std(ddof=1) / math.sqrt(6))
+    with pytest.raises(TypeError, match="estimates"):
+        llc.pool_estimates([])
