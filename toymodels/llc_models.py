@@ -388,12 +388,15 @@ def kgon_llc_playground(k: int = 5, n_dead: int = 1, *, D: int = 6, n: int = 10_
 
     steps = check_int(steps, "steps", minimum=100, maximum=20_000)
     chains = check_int(chains, "chains", minimum=2, maximum=64)
+    n = check_int(n, "n", minimum=2, maximum=10**5)
+    γ = check_float(γ, "γ", positive=True)
+    seed = check_int(seed, "seed", minimum=0)
     pt = kgon_critical_point(D, k, n_dead=n_dead)
     W, b = pt.parameters()
     H = exact_hessian(relu_one_sparse(W, b))
     ev = np.linalg.eigvalsh(H)
     prob = relu_one_sparse(W, b, 100_000, seed=seed)
-    nβ = n / math.log(check_int(n, "n", minimum=2, maximum=10**5))
+    nβ = n / math.log(n)
     est = sgld_llc(prob.loss_fn, prob.w_star, prob.data, n=n, ε=0.1 / (nβ * ev.max()), γ=γ,
                    chains=chains, steps=steps, burn_in=steps // 4, batch_size=64, seed=seed,
                    warn=False)
