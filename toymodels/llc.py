@@ -213,8 +213,8 @@ def sgld_llc(loss_fn, w_star, data, *, n: int | None = None, β: float | None = 
     steps = check_int(steps, "steps", minimum=2, maximum=10**7)
     burn_in = check_int(burn_in, "burn_in", minimum=0, maximum=steps - 1)
     batch_size = check_int(batch_size, "batch_size", minimum=1,
-                           maximum=n if n_data is None else n_data)
-    if n_data is None:
+                           maximum=10**7 if n_data is None else n_data)
+    if n_data is None:  # no minibatches: batch_size is not used
         batch_size = 1
     seed = check_int(seed, "seed", minimum=0)
     max_gradient_bias = check_float(max_gradient_bias, "max_gradient_bias", positive=True)
