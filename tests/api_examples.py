@@ -70,6 +70,23 @@ def _traj():
     return integrate_tied(0.1 * A.T, Σ, 1.0, n_eval=3)
 
 
+def _llc_quadratic(w, batch):
+    return (w * w).sum(1)
+
+
+def _llc_estimates():
+    from toymodels.llc import sgld_llc
+
+    return [sgld_llc(_llc_quadratic, np.zeros(2), None, n=100, ε=1e-3, γ=1.0, chains=2, steps=4,
+                     burn_in=1, warn=False)]
+
+
+def _llc_problem():
+    from toymodels.llc_models import linear_regression
+
+    return linear_regression(2, 10)
+
+
 CFG = _cfg()
 
 #: functions that do not yet follow the policy (files owned by issue 11's part A at the time of
@@ -242,6 +259,25 @@ EXAMPLES = {
     "relu_loss.minimize_restricted_loss": ex(2, 3, ω, S, l_max=1, n_restarts=1, steps=2, lr=0.01,
                                              seed=0),
     "relu_loss.two_in_one_candidates": ex(0.5, S, steps=2, lr=0.02),
+    # learning coefficients (chapter 5)
+    "learning_coefficient.rrr_learning_coefficient": ex(4, 4, 2, 1),
+    "learning_coefficient.localised_quadratic_expectation": ex(np.array([1.0, 2.0, 0.0]), 100.0,
+                                                               1.0),
+    "learning_coefficient.hessian_llc": ex(np.diag([1.0, 2.0, 0.0]), np.eye(3)[:, 2:]),
+    "learning_coefficient.free_energy": ex(0.1, 2.0, 100.0),
+    "learning_coefficient.crossover_sample_size": ex(0.3, 2.0, 0.25, 5.0),
+    "llc.default_beta": ex(100),
+    "llc.sgld_llc": ex(_llc_quadratic, np.zeros(2), None, n=100, ε=1e-3, γ=1.0, chains=2,
+                       steps=4, burn_in=1, batch_size=1, warn=False),
+    "llc.pool_estimates": ex(_llc_estimates()),
+    "llc_models.linear_regression": ex(2, 10),
+    "llc_models.reduced_rank_regression": ex(2, 2, 1, 1),
+    "llc_models.linear_autoencoder": ex(3, 1, 20),
+    "llc_models.relu_one_sparse": ex(W, b, 10),
+    "llc_models.exact_hessian": ex(_llc_problem()),
+    "llc_models.relu_flat_directions": ex(W, b),
+    "llc_models.relu_posterior_draws": ex(3, 100, chains=2, steps=2, record_every=1),
+    "llc_models.kgon_llc_playground": ex(5, 1, steps=100, chains=2),
     # resources
     "resources.estimate_memory": ex(CFG, "cpu"),
     "resources.available_memory": ex("cpu"),
