@@ -91,19 +91,7 @@ CFG = _cfg()
 
 #: functions that do not yet follow the policy (files owned by issue 11's part A at the time of
 #: writing): remove the entry with the fix.
-KNOWN_GAPS = {
-    "config.TrainConfig": "importance: complex, bool and string arrays are accepted "
-                          "(config._as_array does not use _checks.as_real_array)",
-    "linear_dynamics.train_linear": "seed: bools are accepted and other bad seeds raise numpy's "
-                                    "message without the argument's name (use _checks.as_rng)",
-    "optim.learning_rate": "lr, step, steps, warmup_steps are not checked",
-    "models.forward": "x: numpy arrays and numbers give torch's message, complex/NaN tensors a "
-                      "RuntimeError",
-    "models.loss": "x and importance are not checked",
-    "divergence.find_divergence": "t is not checked",
-    "divergence.divergence_error": "t is not checked",
-    "models.param_shapes": "n, d, D are not checked (bools, floats, complex, negatives pass)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 EXAMPLES = {
     # batches

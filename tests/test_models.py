@@ -107,3 +107,35 @@ def test_bad_model_name_is_refused():
         models.param_shapes("sigmoid", 1, 1, 1)
     with pytest.raises(ValueError, match="model must be one of"):
         models.forward("Relu", {}, torch.zeros(1, 1, 1))
+
+
+def test_forward_and_loss_accept_any_real_batch_and_refuse_bad_ones_by_name():
+    x, ω, params = _setup("relu", 2, 4, 2, 3, seed=0)
+    want = models.loss("relu", params, x, ω)
+    for xv in (x.numpy(), x.tolist(), x.to(torch.float32)):
+        torch.testing.assert_close(models.loss("relu", params, xv, ω), want,
+                                   rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(models.loss("relu", params, x, ω.numpy().tolist()), want)
+    nan = x.clone()
+    nan[0, 0, 0] = float("nan")
+    cases = [(dict(x=x + 0j), TypeError, "x must be .*complex"),
+             (dict(x=nan), ValueError, "x contains NaN"),
+             (dict(x=x > 0), TypeError, "x must be .*bool"),
+             (dict(x=x[:, :, :2]), ValueError, r"x must have shape \(n, T, D\) = \(2, T, 3\)"),
+             (dict(importance=-ω), ValueError, "importance must be >= 0"),
+             (dict(importance=ω[:, :2]), ValueError, "importance has shape"),
+             (dict(importance="1"), TypeError, "importance must be"),
+             (dict(params={"W": params["W"]}), ValueError, "params of a 'relu' model"),
+             (dict(params={**params, "b": params["b"][:, :2]}), ValueError, r"params\['b'\]")]
+    for kw, exc, msg in cases:
+        args = {"params": params, "x": x, "importance": ω, **kw}
+        with pytest.raises(exc, match=msg):
+            models.loss("relu", **args)
+
+
+def test_param_shapes_checks_the_sizes_by_name():
+    assert models.param_shapes("linear", 2, 1, 3) == {"A": (2, 3, 1), "B": (2, 1, 3)}
+    for n, d, D, msg in [(True, 1, 3, "n must be an integer"), (2, 1.5, 3, "d must be an int"),
+                         (2, 1, 0, "D must be >= 1"), (2, 1, 1 + 1j, "D must be an integer")]:
+        with pytest.raises((TypeError, ValueError), match=msg):
+            models.param_shapes("relu", n, d, D)

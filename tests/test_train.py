@@ -407,6 +407,51 @@ def test_bad_arguments_of_train():
         TrainConfig.sweep([[0.1]])
 
 
+def test_a_bad_TOYMODELS_ENGINE_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("TOYMODELS_ENGINE", "jit")
+    with pytest.raises(ValueError, match="environment variable TOYMODELS_ENGINE must be 'fused' "
+                                         "or 'reference'.*got 'jit'"):
+        train(cfg(steps=2))
+    monkeypatch.setenv("TOYMODELS_ENGINE", "reference")
+    assert train(cfg(steps=2)).optimizer_state == {}  # the reference engine keeps no state
+    with pytest.raises(ValueError, match="engine must be 'fused' or 'reference', got 3"):
+        train(cfg(steps=2), engine=3)
+
+
+@pytest.mark.parametrize("bad, exc, msg", [
+    (np.array([1.0, 1j, 1.0, 1.0, 1.0]), TypeError, "importance .*complex"),
+    (np.array([True, False, True, True, True]), TypeError, "importance .*bool"),
+    (np.array(["1", "1", "1", "1", "1"]), TypeError, "importance .*strings"),
+    ("1", TypeError, "importance .*string"),
+    (torch.tensor([1.0, 1.0, 1.0, 1.0, 1.0]) + 0j, TypeError, "importance .*complex"),
+])
+def test_importance_of_the_wrong_kind_is_refused(bad, exc, msg):
+    with pytest.raises(exc, match=msg):
+        cfg(importance=bad)
+
+
+def test_importance_in_any_real_dtype_is_accepted():
+    ω = np.array([1.0, 0.5, 0.25, 2.0, 1.0])
+    for v in (ω.tolist(), ω.astype(np.float16), torch.as_tensor(ω).to(torch.bfloat16),
+              torch.as_tensor(ω, dtype=torch.float32)):
+        np.testing.assert_array_equal(cfg(importance=v).importance, ω)
+
+
+def test_learning_rate_checks_its_arguments_by_name():
+    assert optim.learning_rate("cosine", 0.1, 10, 10) == pytest.approx(0.0, abs=1e-12)
+    for args, msg in [(("cosine", 0.1, -1, 10), "step must be >= 0"),
+                      (("cosine", 0.1, 11, 10), "step must be <= 10"),
+                      (("cosine", 0.1, True, 10), "step must be an integer"),
+                      (("cosine", float("nan"), 1, 10), "lr must be finite"),
+                      (("cosine", 0.1, 1, 0), "steps must be >= 1"),
+                      (("linear_warmup_cosine", 0.1, 1, 10, 1.5), "warmup_steps must be an int"),
+                      (("warm", 0.1, 1, 10), "schedule must be one of")]:
+        with pytest.raises((TypeError, ValueError), match=msg):
+            optim.learning_rate(*args)
+    with pytest.raises(ValueError, match="step must be <= 40"):
+        cfg().learning_rate(41)
+
+
 def test_no_superposition_config_warns():
     from toymodels.train import NoSuperpositionWarning
 

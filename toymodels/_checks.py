@@ -29,6 +29,7 @@ __all__ = [
     "check_symmetric_pd",
     "check_vector",
     "as_real_array",
+    "as_real_tensor",
     "env_int",
     "as_rng",
 ]
@@ -173,6 +174,34 @@ def as_real_array(value, name: str, what: str = "a real number or an array of re
                    or isinstance(v, (bool, np.bool_)))
         raise TypeError(f"{name} must be {what}, got an entry {bad!r} of type {type(bad).__name__}")
     raise TypeError(f"{name} must be {what}, got an array of dtype {arr.dtype}")
+
+
+def as_real_tensor(value, name: str, *, dtype=None, device=None, finite: bool = True,
+                   what: str = "a real number or an array of real numbers"):
+    """``value`` as a torch tensor under the package's input policy (see :func:`as_real_array`):
+    a tensor of an integer or real floating dtype is kept (autograd graph included) and only
+    moved to ``dtype``/``device`` when they are given and differ; anything else goes through
+    :func:`as_real_array` (lists, numpy arrays, numbers). Complex, bool and string values raise
+    ``TypeError`` naming ``name``; with ``finite`` (the default) NaN or inf raises
+    ``ValueError``. One host read of the tensor when ``finite``: for entry checks, not for a
+    per-step loop."""
+    torch = _torch()
+    if _is_tensor(value):
+        if value.is_complex():
+            raise TypeError(f"{name} must be {what}, got a complex tensor ({value.dtype})")
+        if value.dtype == torch.bool:
+            raise TypeError(f"{name} must be {what}, got a bool tensor")
+        if not value.is_floating_point():
+            value = value.to(dtype if dtype is not None else torch.float64)
+        tensor = value.to(dtype=dtype if dtype is not None else value.dtype,
+                          device=device if device is not None else value.device)
+    else:
+        arr = as_real_array(value, name, what)
+        tensor = torch.as_tensor(arr, dtype=dtype if dtype is not None else torch.float64,
+                                 device=device)
+    if finite and not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{name} contains NaN or inf; only finite values are allowed")
+    return tensor
 
 
 def env_int(variable: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:

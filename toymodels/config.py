@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from . import models
-from ._checks import check_float, check_int, check_probability
-from .optim import OPTIMIZERS, SCHEDULES, learning_rate
+from ._checks import as_real_array, check_float, check_int, check_probability
+from .optim import OPTIMIZERS, SCHEDULES, _learning_rate
 
 __all__ = ["TrainConfig", "NoSuperpositionWarning", "DTYPES"]
 
@@ -29,17 +29,6 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 class NoSuperpositionWarning(UserWarning):
     """A config with ``n_hidden >= n_features``: every feature can have a dimension of its own,
     so the model need not compress and there is no superposition to study."""
-
-
-def _as_array(value, name: str) -> np.ndarray:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a number or an array of numbers, got a bool")
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu().numpy()
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}") from err
 
 
 def _per_instance(arr: np.ndarray, name: str, n: int, D: int, *, allow_D: bool) -> np.ndarray:
@@ -155,7 +144,7 @@ class TrainConfig:
         S = check_probability(self.sparsity, "sparsity")
         put("_S", _per_instance(S, "sparsity", n, D, allow_D=(n == 1)))
         put("sparsity", _frozen_value(S))
-        ω = _as_array(self.importance, "importance")
+        ω = as_real_array(self.importance, "importance", "ω >= 0: a number or an array of numbers")
         if not np.all(np.isfinite(ω)):
             raise ValueError("importance must be finite, got non-finite entries")
         if np.any(ω < 0):
@@ -212,9 +201,18 @@ class TrainConfig:
         return s if s[-1] == self.steps - 1 else np.append(s, self.steps - 1)
 
     def learning_rate(self, step: int) -> float:
-        """The learning rate of the schedule at ``step``."""
-        warm = self.warmup_steps if self.warmup_steps is not None else max(1, self.steps // 20)
-        return learning_rate(self.schedule, self.lr, step, self.steps, warm)
+        """The learning rate of the schedule at ``step`` (:func:`toymodels.optim.learning_rate`,
+        ``0 <= step <= steps``)."""
+        step = check_int(step, "step", minimum=0, maximum=self.steps)
+        return self._learning_rate(step)
+
+    def _learning_rate(self, step: int) -> float:
+        """:meth:`learning_rate` unchecked: the trainer's per-step call (its own step counter)."""
+        return _learning_rate(self.schedule, self.lr, step, self.steps, self._warmup)
+
+    @property
+    def _warmup(self) -> int:
+        return self.warmup_steps if self.warmup_steps is not None else max(1, self.steps // 20)
 
     def replace(self, **changes) -> TrainConfig:
         """A copy with some fields changed, checked again: ``dataclasses.replace(self, **changes)``."""
@@ -223,7 +221,7 @@ class TrainConfig:
     @classmethod
     def sweep(cls, sparsities, **kwargs) -> TrainConfig:
         """One instance per sparsity: ``n_instances = len(sparsities)``, ``S`` of shape (n, 1)."""
-        S = _as_array(sparsities, "sparsities")
+        S = as_real_array(sparsities, "sparsities", "a sequence of numbers in [0, 1]")
         if S.ndim != 1 or S.size == 0:
             raise ValueError(f"sparsities must be a non-empty 1-d sequence, got shape {S.shape}")
         return cls(n_instances=S.size, sparsity=S[:, None], **kwargs)
@@ -237,7 +235,7 @@ class TrainConfig:
         out = {}
         for k, v in self._fields().items():
             if isinstance(v, np.ndarray) or hasattr(v, "detach"):
-                v = _as_array(v, k).tolist()
+                v = as_real_array(v, k).tolist()
             elif isinstance(v, tuple):
                 v = list(v)
             elif isinstance(v, np.generic):
@@ -255,7 +253,7 @@ class TrainConfig:
         d = dict(d)
         for key in ("sparsity", "importance"):
             if isinstance(d.get(key), list):
-                d[key] = np.asarray(d[key], dtype=np.float64)
+                d[key] = as_real_array(d[key], key)
         if isinstance(d.get("betas"), list):
             d["betas"] = tuple(d["betas"])
         return cls(**d)

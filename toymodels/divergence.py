@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from . import models
+from ._checks import check_int
 from .config import TrainConfig
 
 # ``lr_advice`` and ``check_loop_step`` are the package's own plumbing (imported by the loops in
@@ -87,7 +88,22 @@ def find_divergence(cfg: TrainConfig, params: dict, x: torch.Tensor, c: torch.Te
     docstring) and raise. ``scale``: the per-instance starting scale of the loss (runaway when
     the loss exceeds ``RUNAWAY · scale``); ``v``: Adam's second moment, by parameter, as left by
     the update of step ``t − 1`` (checked first: its overflow happened a step earlier). Returns
-    when nothing is wrong (a float32 sum of huge but finite numbers overflowed)."""
+    when nothing is wrong (a float32 sum of huge but finite numbers overflowed).
+
+    Called once, after the trainer's cheap per-step test failed: ``cfg`` and ``t`` are checked
+    here; ``params``, ``x`` (the batch, feature-major ``(n, D, T)``) and ``c`` (``2ω/T``) are the
+    trainer's own buffers and are only checked for their shapes."""
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
+    t = check_int(t, "t", minimum=0)
+    n, D = cfg.n_instances, cfg.n_features
+    models._check_params(cfg.model, params)
+    for name, val, shape in (("x", x, (n, D, None)), ("c", c, (n, D))):
+        if not isinstance(val, torch.Tensor) or val.ndim != len(shape) or any(
+                want is not None and got != want for got, want in zip(val.shape, shape, strict=True)):
+            got = tuple(val.shape) if isinstance(val, torch.Tensor) else type(val).__name__
+            raise ValueError(f"{name} must be a tensor of shape "
+                             f"{tuple('T' if s is None else s for s in shape)}, got {got}")
     if v is not None and t > 0:
         bad_v = np.zeros(cfg.n_instances, bool)
         for block in v.values():
@@ -97,7 +113,7 @@ def find_divergence(cfg: TrainConfig, params: dict, x: torch.Tensor, c: torch.Te
             raise _diverged("training", t - 1, bad, _overflow_what(bad[0]),
                             _trainer_advice(cfg, overflow=True))
     ω = torch.as_tensor(cfg._ω, dtype=x.dtype, device=x.device)
-    L = models.loss(cfg.model, params, x.transpose(1, 2), ω)
+    L = models._loss(cfg.model, params, x.transpose(1, 2), ω)
     grads = {k: torch.empty_like(p) for k, p in params.items()}
     models.loss_and_grad(cfg.model, params, x, c, grads, need_loss=False)
     bad_g = torch.zeros(cfg.n_instances, dtype=torch.bool, device=x.device)
@@ -118,8 +134,32 @@ def find_divergence(cfg: TrainConfig, params: dict, x: torch.Tensor, c: torch.Te
 
 def divergence_error(t: int, bad_L, bad_g, L=None, *, advice: str = "Try a smaller lr or "
                      "init_scale.") -> DivergenceError:
-    """The error for a loss (``bad_L``) or gradient (``bad_g``) that is NaN or inf at step t."""
-    bad = np.flatnonzero(np.asarray(bad_L) | np.asarray(bad_g)).tolist()
+    """The error for a loss (``bad_L``) or gradient (``bad_g``) that is NaN or inf at step t.
+
+    ``bad_L``, ``bad_g``: boolean masks over the instances (at least one entry set); ``L``: the
+    per-instance losses (NaN allowed: they are what the message reports)."""
+    t = check_int(t, "t", minimum=0)
+    masks = []
+    for name, mask in (("bad_L", bad_L), ("bad_g", bad_g)):
+        mask = np.asarray(mask.cpu() if isinstance(mask, torch.Tensor) else mask)
+        if mask.dtype != bool or mask.ndim != 1:
+            raise TypeError(f"{name} must be a 1-d boolean mask over the instances, "
+                            f"got dtype {mask.dtype} and shape {mask.shape}")
+        masks.append(mask)
+    bad_L, bad_g = masks
+    if bad_L.shape != bad_g.shape:
+        raise ValueError(f"bad_L and bad_g must have the same shape, got {bad_L.shape} and "
+                         f"{bad_g.shape}")
+    if not (bad_L | bad_g).any():
+        raise ValueError("bad_L and bad_g mark no instance: there is no divergence to report")
+    if L is not None:
+        L = np.asarray(L.detach().cpu() if isinstance(L, torch.Tensor) else L)
+        if L.shape != bad_L.shape:
+            raise ValueError(f"L must have one loss per instance, shape {bad_L.shape}, "
+                             f"got {L.shape}")
+    if not isinstance(advice, str):
+        raise TypeError(f"advice must be a string, got {type(advice).__name__}")
+    bad = np.flatnonzero(bad_L | bad_g).tolist()
     k = bad[0]
     if L is not None and bad_L[k]:
         what = f"the loss of instance {k} is {L[k]}"

@@ -71,13 +71,14 @@ def train_linear(Σ, d, *, steps: int = 1000, lr: float | None = None, optimizer
     D = Σ.shape[0]
     d = linear._check_d(d, D)
     steps = check_int(steps, "steps", minimum=0)
+    _refuse_long_run(f"train_linear with steps = {steps}, D = {D}, d = {d}", steps, D, d)
     if optimizer not in _OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
     default = _default_lr_text(optimizer) if lr is None else ""
     lr = default_lr(Σ, optimizer) if lr is None else check_float(lr, "lr", positive=True)
+    rng = as_rng(seed, "seed")  # checked even when A0 and B0 make it unused
     if A0 is None or B0 is None:
         init_scale = check_float(init_scale, "init_scale", positive=True)
-        rng = np.random.default_rng(seed)
         A = init_scale * rng.standard_normal((D, d))
         B = init_scale * rng.standard_normal((d, D))
     if A0 is not None:
@@ -89,6 +90,13 @@ def train_linear(Σ, d, *, steps: int = 1000, lr: float | None = None, optimizer
         raise ValueError(f"A0 must have d = {d} columns, got shape {A.shape}")
     with np.errstate(over="ignore", invalid="ignore"):
         return _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps, lr_advice(lr, default=default))
+
+
+def _refuse_long_run(what: str, steps: int, D: int, d: int) -> None:
+    """Refuse (before any work) a run of :func:`train_linear` too long for the limits: each
+    step is a few ``D × D × d`` products, and the loss of every step is kept."""
+    refuse_if_too_big(what, work=steps * (12.0 * D * D * d + 2000), memory=8.0 * steps,
+                      advice="use fewer steps")
 
 
 def _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps, advice):
@@ -176,9 +184,7 @@ def escape_from_saddle(Σ, d: int, I, ε: float, *, drop: float, lr: float | Non
     drop = check_float(drop, "drop", minimum=0.0)
     steps = check_int(steps, "steps", minimum=0)
     D, d = cp.A.shape
-    refuse_if_too_big(f"escape_from_saddle with steps = {steps}, D = {D}, d = {d}",
-                      work=steps * (12.0 * D * D * d + 2000), memory=8.0 * steps,
-                      advice="use fewer steps")
+    _refuse_long_run(f"escape_from_saddle with steps = {steps}, D = {D}, d = {d}", steps, D, d)
     rng = as_rng(seed, "seed")
     δA, δB = rng.standard_normal(cp.A.shape), rng.standard_normal(cp.B.shape)
     scale = ε / np.sqrt(np.sum(δA**2) + np.sum(δB**2))
@@ -201,9 +207,8 @@ def playground(λ=(4.0, 2.0, 1.0, 0.5), d: int = 2, init_scale: float = 1e-3,
         raise ValueError(f"λ must be positive (Σ positive definite), got {λ}")
     steps = check_int(steps, "steps", minimum=0)
     d = check_int(d, "d", minimum=1)
-    refuse_if_too_big(f"playground with steps = {steps}, {λ.size} eigenvalues λ, d = {d}",
-                      work=steps * (12.0 * λ.size**2 * d + 2000), memory=8.0 * steps,
-                      advice="use fewer steps")
+    _refuse_long_run(f"playground with steps = {steps}, {λ.size} eigenvalues λ, d = {d}",
+                     steps, λ.size, d)
     rng = as_rng(seed, "seed")
     U, _ = np.linalg.qr(rng.standard_normal((λ.size, λ.size)))
     Σ = U @ np.diag(λ) @ U.T

@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import torch
 
+from ._checks import as_real_tensor, check_int
+
 __all__ = ["MODELS", "param_shapes", "forward", "loss", "loss_and_grad", "Workspace"]
 
 #: the models this module implements
@@ -50,14 +52,21 @@ MODELS = ("linear", "tied", "relu")
 
 
 def _check_model(model: str) -> str:
-    if model not in MODELS:
+    if not isinstance(model, str) or model not in MODELS:
         raise ValueError(f"model must be one of {list(MODELS)}, got {model!r}")
     return model
 
 
 def param_shapes(model: str, n: int, d: int, D: int) -> dict[str, tuple[int, ...]]:
-    """Shapes of the parameters of ``model`` with ``n`` instances, ``d`` hidden, ``D`` features."""
+    """Shapes of the parameters of ``model`` with ``n`` instances, ``d`` hidden, ``D`` features
+    (the table of the module docstring)."""
     _check_model(model)
+    n, d, D = (check_int(n, "n", minimum=1), check_int(d, "d", minimum=1),
+               check_int(D, "D", minimum=1))
+    return _shapes(model, n, d, D)
+
+
+def _shapes(model: str, n: int, d: int, D: int) -> dict[str, tuple[int, ...]]:
     if model == "linear":
         return {"A": (n, D, d), "B": (n, d, D)}
     if model == "tied":
@@ -65,14 +74,57 @@ def param_shapes(model: str, n: int, d: int, D: int) -> dict[str, tuple[int, ...
     return {"W": (n, d, D), "b": (n, D)}
 
 
+def _check_params(model: str, params) -> tuple[int, int, int]:
+    """``(n, d, D)`` of a parameter dict of ``model``, after checking its names, types and
+    shapes (values are not read: a diverged model's NaN must reach the loss)."""
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of tensors, got {type(params).__name__}")
+    first = "B" if model == "linear" else "W"
+    want = sorted(_shapes(model, 1, 1, 1))
+    if sorted(params) != want:
+        raise ValueError(f"params of a {model!r} model must have the keys {want}, "
+                         f"got {sorted(params)}")
+    for k, p in params.items():
+        if not isinstance(p, torch.Tensor) or not p.is_floating_point():
+            what = p.dtype if isinstance(p, torch.Tensor) else type(p).__name__
+            raise TypeError(f"params[{k!r}] must be a real floating torch tensor, got {what}")
+    if params[first].ndim != 3:
+        raise ValueError(f"params[{first!r}] must have shape (n, d, D), "
+                         f"got {tuple(params[first].shape)}")
+    n, d, D = params[first].shape
+    for k, shape in _shapes(model, n, d, D).items():
+        if tuple(params[k].shape) != shape:
+            raise ValueError(f"params[{k!r}] must have shape {shape} (n, d, D = {n}, {d}, {D} from "
+                             f"params[{first!r}]), got {tuple(params[k].shape)}")
+    return n, d, D
+
+
+def _check_batch(model: str, params, x) -> torch.Tensor:
+    """``x`` as a finite ``(n, T, D)`` tensor of the parameters' dtype and device."""
+    n, _, D = _check_params(model, params)
+    like = params["B" if model == "linear" else "W"]
+    x = as_real_tensor(x, "x", dtype=like.dtype, device=like.device,
+                       what="a batch of real numbers of shape (n, T, D)")
+    if x.ndim != 3 or x.shape[0] != n or x.shape[2] != D:
+        raise ValueError(f"x must have shape (n, T, D) = ({n}, T, {D}) to match params, "
+                         f"got {tuple(x.shape)}")
+    return x
+
+
 def forward(model: str, params: dict, x: torch.Tensor) -> torch.Tensor:
     """The reconstruction ``x̂`` of a batch ``x`` of shape ``(n, T, D)``.
 
     ``params``: ``{"A", "B"}`` (linear, Section 1: ``x ↦ ABx``), ``{"W"}`` (tied, Section 2.2:
-    ``x ↦ WᵀWx``) or ``{"W", "b"}`` (relu, Section 3.1: ``x ↦ ReLU(WᵀWx + b)``).
+    ``x ↦ WᵀWx``) or ``{"W", "b"}`` (relu, Section 3.1: ``x ↦ ReLU(WᵀWx + b)``), torch tensors
+    shaped as in :func:`param_shapes`. ``x``: a tensor, array or (nested) list of finite real
+    numbers, converted to the parameters' dtype and device.
     Works with autograd (it is the reference the hand-written gradients are tested against).
     """
     _check_model(model)
+    return _forward(model, params, _check_batch(model, params, x))
+
+
+def _forward(model: str, params: dict, x: torch.Tensor) -> torch.Tensor:
     if model == "linear":
         return torch.bmm(torch.bmm(x, params["B"].transpose(1, 2)), params["A"].transpose(1, 2))
     W = params["W"]
@@ -85,12 +137,31 @@ def forward(model: str, params: dict, x: torch.Tensor) -> torch.Tensor:
 def loss(model: str, params: dict, x: torch.Tensor, importance) -> torch.Tensor:
     """Per-instance loss ``(1/T) Σ_t Σ_i ω_i (x_ti − x̂_ti)²``, shape ``(n,)``.
 
-    ``x`` has shape ``(n, T, D)``; ``importance`` (ω) broadcasts to ``(n, D)``. A sum over
-    features and a mean over the batch: the Monte Carlo estimate of the integral loss of
-    Section 3.1 of the notes.
+    ``x`` has shape ``(n, T, D)`` (as in :func:`forward`); ``importance`` (ω ≥ 0, finite)
+    broadcasts to ``(n, D)``. A sum over features and a mean over the batch: the Monte Carlo
+    estimate of the integral loss of Section 3.1 of the notes.
     """
-    r = forward(model, params, x) - x
-    ω = torch.as_tensor(importance, dtype=x.dtype, device=x.device)
+    _check_model(model)
+    x = _check_batch(model, params, x)
+    ω = as_real_tensor(importance, "importance", dtype=x.dtype, device=x.device,
+                       what="ω: a number or an array of non-negative real numbers")
+    if bool((ω < 0).any()):
+        raise ValueError(f"importance must be >= 0, got an entry {float(ω[ω < 0].flatten()[0]):g}")
+    nD = (x.shape[0], x.shape[2])
+    try:
+        fits = torch.broadcast_shapes(ω.shape, nD) == nD
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(f"importance has shape {tuple(ω.shape)}, which does not broadcast to "
+                         f"(n, D) = {nD}")
+    return _loss(model, params, x, ω)
+
+
+def _loss(model: str, params: dict, x: torch.Tensor, ω: torch.Tensor) -> torch.Tensor:
+    """:func:`loss` without the checks, for the package's own loops (``ω`` a tensor of
+    ``x``'s dtype and device)."""
+    r = _forward(model, params, x) - x
     ω = torch.broadcast_to(ω, (x.shape[0], x.shape[2]))
     return torch.einsum("ntD,nD->n", r * r, ω) / x.shape[1]
 

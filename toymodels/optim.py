@@ -15,6 +15,8 @@ import math
 
 import torch
 
+from ._checks import check_float, check_int
+
 __all__ = ["OPTIMIZERS", "SCHEDULES", "FlatOptimizer", "learning_rate"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -22,22 +24,34 @@ SCHEDULES = ("constant", "cosine", "linear_warmup_cosine")
 
 
 def learning_rate(schedule: str, lr: float, step: int, steps: int, warmup_steps: int = 0) -> float:
-    """Learning rate at ``step`` (0-based) of ``steps``.
+    """Learning rate at ``step`` (0-based, ``0 <= step <= steps``: ``steps`` itself gives the
+    rate after the last step) of ``steps``.
 
     ``constant``: ``lr``. ``cosine``: ``lr · (1 + cos(π t / steps)) / 2``, from ``lr`` down to
     (almost) zero. ``linear_warmup_cosine``: a linear ramp ``lr · (t + 1) / warmup_steps`` over the
-    first ``warmup_steps`` steps, then the cosine decay over the remaining steps.
+    first ``warmup_steps`` steps (``0 <= warmup_steps <= steps``), then the cosine decay over the
+    remaining steps. ``lr > 0`` is finite.
     """
+    if not isinstance(schedule, str) or schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
+    lr = check_float(lr, "lr", positive=True)
+    steps = check_int(steps, "steps", minimum=1)
+    step = check_int(step, "step", minimum=0, maximum=steps)
+    warmup_steps = check_int(warmup_steps, "warmup_steps", minimum=0, maximum=steps)
+    return _learning_rate(schedule, lr, step, steps, warmup_steps)
+
+
+def _learning_rate(schedule: str, lr: float, step: int, steps: int, warmup_steps: int) -> float:
+    """:func:`learning_rate` without the checks: the trainer calls it every step with values a
+    :class:`~toymodels.config.TrainConfig` has checked once."""
     if schedule == "constant":
         return lr
     if schedule == "cosine":
         return lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
-    if schedule == "linear_warmup_cosine":
-        if step < warmup_steps:
-            return lr * (step + 1) / warmup_steps
-        rest = max(steps - warmup_steps, 1)
-        return lr * 0.5 * (1.0 + math.cos(math.pi * (step - warmup_steps) / rest))
-    raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
+    if step < warmup_steps:  # linear_warmup_cosine
+        return lr * (step + 1) / warmup_steps
+    rest = max(steps - warmup_steps, 1)
+    return lr * 0.5 * (1.0 + math.cos(math.pi * (step - warmup_steps) / rest))
 
 
 class FlatOptimizer:

@@ -81,6 +81,9 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------
 # training
 
+#: the step loops :func:`train` offers (``engine=`` or the environment variable TOYMODELS_ENGINE)
+_ENGINES = ("fused", "reference")
+
 
 def _show_progress(flag: bool | None) -> bool:
     if flag is not None:
@@ -167,9 +170,13 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
     if checkpoint_every is not None:
         checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
     if engine is None:
-        engine = os.environ.get("TOYMODELS_ENGINE", "fused")
-    if engine not in ("fused", "reference"):
-        raise ValueError(f"engine must be 'fused' or 'reference', got {engine!r}")
+        engine = os.environ.get("TOYMODELS_ENGINE", "").strip() or "fused"
+        if engine not in _ENGINES:
+            raise ValueError(f"the environment variable TOYMODELS_ENGINE must be 'fused' or "
+                             f"'reference' (or unset: 'fused'), got {engine!r}")
+    if not isinstance(engine, str) or engine not in _ENGINES:
+        raise ValueError(f"engine must be 'fused' or 'reference', got {engine!r} (None reads "
+                         "the environment variable TOYMODELS_ENGINE)")
     if engine == "reference" and (resume is not None or checkpoint is not None):
         raise ValueError("engine='reference' supports neither resume nor checkpoint")
     if checkpoint is not None:
@@ -303,7 +310,7 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
                                         scale=None if limit is None else limit / RUNAWAY)
                 else:
                     guard.record(t, L if li is not None else None, limit)
-                opt.step(g, lr if constant_lr else cfg.learning_rate(t))
+                opt.step(g, lr if constant_lr else cfg._learning_rate(t))
                 done = t + 1
                 if bar is not None and (done % bar_every == 0 or done == cfg.steps):
                     bar.update(done - bar.n)
@@ -365,7 +372,7 @@ def _reference_loop(cfg, params, batches, log_index, loss_log, dtype, start, zer
     ω = torch.as_tensor(cfg.importance_array, dtype=dtype, device=loss_log.device)
     for t in range(start, cfg.steps):
         x = batches.next().to(dtype).transpose(1, 2)  # (n, T, D)
-        L = models.loss(cfg.model, leaves, x, ω)
+        L = models._loss(cfg.model, leaves, x, ω)
         Ln = L.detach().double()
         if t == start:
             scale = torch.maximum(zero, Ln)
@@ -376,7 +383,7 @@ def _reference_loop(cfg, params, batches, log_index, loss_log, dtype, start, zer
         opt.zero_grad(set_to_none=True)
         L.sum().backward()
         for group in opt.param_groups:
-            group["lr"] = cfg.learning_rate(t)
+            group["lr"] = cfg._learning_rate(t)
         opt.step()
         li = log_index.get(t)
         if li is not None:
