@@ -74,3 +74,51 @@ def test_polygon_labels():
 def test_bad_input(call, exc):
     with pytest.raises(exc):
         call()
+
+
+def test_classify_by_dimension():
+    assert basins.classify(np.array([[1.0, -1.0]])) == "antipodal"
+    assert basins.classify(np.array([[1.0, 0.0]])) == "feature 1 only"
+    assert basins.classify(_regular(5, 6)) == "pentagon"
+    W3 = np.zeros((3, 4))
+    W3[0, 0], W3[0, 1], W3[1, 2], W3[2, 3] = 1, -1, 1, 1
+    assert basins.classify(W3) == "1/1 ×2 + 2/1"
+    assert basins.classify(np.zeros((3, 4))) == "none"
+
+
+def test_basin_study_small_run():
+    st = basins.basin_study(5, 2, [0.9, 0.5], 3, steps=20, batch_size=16, seed=0)
+    assert st.W.shape == (6, 2, 5) and st.labels.shape == (6,) and list(st.setting) == [0] * 3 + [1] * 3
+    from toymodels import relu_loss as rl
+    ref = rl.restricted_loss(st.W, st.b, 1.0, np.repeat([0.9, 0.5], 3)[:, None], l_max=2)
+    assert np.allclose(st.loss, ref, rtol=1e-10)
+    assert sum(e.count for e in st.table(1).values()) == 3
+    lab = st.labels[0]
+    assert st.median_loss(0, lab) == pytest.approx(np.median(st.loss[:3][st.labels[:3] == lab]))
+    again = basins.basin_study(5, 2, [0.9, 0.5], 3, steps=20, batch_size=16, seed=0)
+    assert np.array_equal(again.labels, st.labels)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ax = basins.plot_basin_probabilities(st)
+    heights = {}
+    for p in ax.patches:
+        heights[p.get_x()] = heights.get(p.get_x(), 0) + p.get_height()
+    assert np.allclose(list(heights.values()), 1.0)
+    plt.close("all")
+    with pytest.raises(ValueError):
+        st.median_loss(0, "no such basin")
+
+
+@pytest.mark.parametrize("call,exc", [
+    (lambda: basins.basin_study(5, 2, [1.5], 3), ValueError),
+    (lambda: basins.basin_study(5, 2, [0.9], 0), ValueError),
+    (lambda: basins.basin_study(5, 2, [0.9], 10**6), ValueError),
+    (lambda: basins.basin_study(5, 2, [0.9], 3, importance=[1, 2]), ValueError),
+    (lambda: basins.basin_study(5, 2.0, [0.9], 3), TypeError),
+    (lambda: basins.plot_basin_probabilities("study"), TypeError),
+    (lambda: basins.classify(np.zeros(3)), ValueError),
+])
+def test_study_bad_input(call, exc):
+    with pytest.raises(exc):
+        call()

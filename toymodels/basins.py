@@ -19,11 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from ._checks import check_finite_array, check_float, check_int
-from .geometry import polygon
+from ._checks import check_finite_array, check_float, check_int, check_probability
+from .geometry import TWO_IN_ONE_PHASES, feature_groups, polygon, two_in_one_phase
 
 __all__ = ["wilson_interval", "clopper_pearson_interval", "BasinEstimate",
-           "basin_probabilities", "polygon_label", "POLYGON_NAMES"]
+           "basin_probabilities", "polygon_label", "POLYGON_NAMES", "classify", "BasinStudy",
+           "basin_study", "plot_basin_probabilities", "MAX_RUNS"]
+
+#: The most runs one :func:`basin_study` accepts (its cost grows like runs × steps × batch).
+MAX_RUNS = 50_000
 
 #: Names of the regular polygons (``k`` features at equal angles) used as basin labels.
 POLYGON_NAMES = {2: "digon", 3: "triangle", 4: "square", 5: "pentagon", 6: "hexagon",
@@ -115,3 +119,126 @@ def polygon_label(W, norm_threshold: float = 0.5, tol_deg: float = 10.0) -> str:
     if P.k == 2 and abs(min(P.gaps_deg) - 90) <= tol_deg:
         return "orthogonal pair"
     return f"irregular {P.k}"
+
+
+def classify(W) -> str:
+    """The basin label of one trained embedding ``W (d, D)``: for ``d = 1, D = 2`` the phase of
+    the 2-into-1 model (:data:`toymodels.geometry.TWO_IN_ONE_PHASES`), for ``d = 2`` the polygon
+    (:func:`polygon_label`), otherwise the feature groups (:func:`toymodels.geometry.feature_groups`)
+    written as ``"size/rank"`` terms, e.g. ``"2/1 ×3 + 1/1"``."""
+    W = check_finite_array(W, "W", ndim=2)
+    d, D = W.shape
+    if d == 1 and D == 2:
+        return TWO_IN_ONE_PHASES[int(two_in_one_phase(W[0]))]
+    if d == 2:
+        return polygon_label(W)
+    cnt = Counter(f"{g.size}/{g.rank}" for g in feature_groups(W, overlap=0.3))
+    if not cnt:
+        return "none"
+    return " + ".join(f"{key} ×{c}" if c > 1 else key for key, c in sorted(cnt.items()))
+
+
+@dataclass(frozen=True)
+class BasinStudy:
+    """``n`` independent training runs for each of ``m`` settings (a sparsity and importance per
+    setting): ``setting (m n,)`` indexes the settings, ``labels`` the basin of every run
+    (:func:`classify`), ``loss`` its exact loss on the skeleta ``l ≤ 2`` (Chapter 3), and the
+    trained ``W (m n, d, D)``, ``b (m n, D)``; ``loss_history (n_logs, m n)`` the batch losses."""
+
+    sparsity: np.ndarray
+    importance: np.ndarray
+    setting: np.ndarray
+    labels: np.ndarray
+    loss: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+    loss_history: np.ndarray
+    log_steps: np.ndarray
+
+    def table(self, j: int, **kw) -> dict[str, BasinEstimate]:
+        """:func:`basin_probabilities` of setting ``j``."""
+        j = check_int(j, "j", minimum=0, maximum=len(self.sparsity) - 1)
+        return basin_probabilities(list(self.labels[self.setting == j]), **kw)
+
+    def median_loss(self, j: int, label: str) -> float:
+        """The median exact loss of the runs of setting ``j`` that ended in basin ``label``."""
+        sel = (self.setting == check_int(j, "j", minimum=0)) & (self.labels == label)
+        if not sel.any():
+            raise ValueError(f"no run of setting {j} ended in basin {label!r}")
+        return float(np.median(self.loss[sel]))
+
+
+def basin_study(n_features: int, n_hidden: int, sparsity, n: int, *, importance=1.0,
+                steps: int = 1500, batch_size: int = 32, lr: float = 1e-2, seed: int = 0,
+                progress: bool | None = False) -> BasinStudy:
+    """Train ``n`` independent initialisations for every setting with the batched trainer
+    (Adam, cosine schedule; all ``m n`` runs in one :func:`toymodels.train.train` call), classify
+    each end point (:func:`classify`) and evaluate its exact loss on ``l ≤ 2``
+    (:func:`toymodels.exact_training.exact_loss`, Chapter 3's ``P_0L_0 + P_1L_1 + P_2L_2``).
+
+    ``sparsity`` has one entry per setting (shape ``(m,)``); ``importance`` is a scalar, ``(D,)``
+    or one row per setting ``(m, D)``. Runs beyond :data:`MAX_RUNS` are refused.
+    """
+    from .exact_training import exact_loss  # noqa: PLC0415 (keeps the import graph acyclic)
+    from .train import TrainConfig, train  # noqa: PLC0415
+
+    D = check_int(n_features, "n_features", minimum=2, maximum=64)
+    d = check_int(n_hidden, "n_hidden", minimum=1, maximum=D)
+    n = check_int(n, "n", minimum=1, maximum=MAX_RUNS)
+    S = check_probability(sparsity, "sparsity")
+    S = np.atleast_1d(S)
+    if S.ndim != 1:
+        raise ValueError(f"sparsity must have one entry per setting, shape (m,), got {S.shape}")
+    m = len(S)
+    if m * n > MAX_RUNS:
+        raise ValueError(f"{m} settings × {n} runs = {m * n} runs exceeds MAX_RUNS = {MAX_RUNS} "
+                         f"(about {m * n * steps * batch_size * D / 2e9:.0f} s of training)")
+    ω = check_finite_array(importance, "importance")
+    if np.any(ω < 0):
+        raise ValueError("importance must be non-negative")
+    if ω.ndim < 2 and ω.shape in ((), (D,)):
+        ω = np.broadcast_to(ω, (m, D)).copy()
+    if ω.shape != (m, D):
+        raise ValueError(f"importance must be a scalar, shape (D,) or (m, D) = ({m}, {D}), "
+                         f"got {ω.shape}")
+    setting = np.repeat(np.arange(m), n)
+    cfg = TrainConfig(model="relu", n_features=D, n_hidden=d, n_instances=m * n,
+                      sparsity=S[setting][:, None], importance=ω[setting], batch_size=batch_size,
+                      steps=steps, lr=lr, schedule="cosine", seed=seed, progress=progress,
+                      log_every=max(1, steps // 60))
+    res = train(cfg)
+    labels = np.array([classify(W) for W in res.W])
+    loss = exact_loss(res.W, res.b, ω[setting], S[setting][:, None], l_max=2)
+    return BasinStudy(S, ω, setting, labels, loss, res.W, res.b, res.loss_history,
+                      res.log_steps)
+
+
+def plot_basin_probabilities(study: BasinStudy, ax=None, *, x=None, order=None, min_share=0.02):
+    """Stacked bars of the basin probabilities of every setting of ``study`` (the Chapter 4
+    figure): one bar per setting at ``x`` (default the sparsities), basins with a share below
+    ``min_share`` in every setting pooled as ``"other"``. Returns the axis."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    if not isinstance(study, BasinStudy):
+        raise TypeError(f"study must be a BasinStudy, got {type(study).__name__}")
+    m = len(study.sparsity)
+    x = np.arange(m) if x is None else check_finite_array(x, "x", ndim=1)
+    if len(x) != m:
+        raise ValueError(f"x must have one entry per setting ({m}), got {len(x)}")
+    share = {}
+    for j in range(m):
+        for lab, est in study.table(j).items():
+            share.setdefault(lab, np.zeros(m))[j] = est.p
+    big = [lab for lab, v in share.items() if v.max() >= min_share]
+    order = [lab for lab in (order or []) if lab in big] + sorted(set(big) - set(order or []))
+    rest = sum((v for lab, v in share.items() if lab not in big), np.zeros(m))
+    ax = ax or plt.gca()
+    bottom = np.zeros(m)
+    for lab in order:
+        ax.bar(x, share[lab], bottom=bottom, label=lab, width=0.8)
+        bottom += share[lab]
+    if rest.any():
+        ax.bar(x, rest, bottom=bottom, label="other", color="0.8", width=0.8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    return ax
