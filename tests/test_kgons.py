@@ -124,11 +124,15 @@ def test_family_table():
     (lambda: kg.kgon_critical_point(6, 5, n_dead=2), ValueError, "n_dead"),
     (lambda: kg.kgon_critical_point(6, 5, n_dead=1, dead_bias=0.0), ValueError, "dead_bias"),
     (lambda: kg.kgon_critical_point(10**6, 5), ValueError, "D"),
+    (lambda: kg.kgon_critical_point(30, 5, S=0.9), ValueError, "MAX_FEATURES_L2"),
     (lambda: kg.kgon_family(6, ks="abc"), TypeError, "ks"),
     (lambda: kg.kgon_weights(3, 2, -1.0), ValueError, "r"),
     (lambda: kg.block_loss(5, np.nan, 0.0), ValueError, "r"),
     (lambda: kg.dropped_bias(6, 0.0), ValueError, "S"),
     (lambda: kg.kgon_block_roots(1), ValueError, "k"),
+    (lambda: kg.kgon_critical_point(6, 5, importance=[1, 1, 1, 1, 1, 0.9]), ValueError, "importance"),
+    (lambda: kg.kgon_critical_point(6, 5, importance=np.ones(5)), ValueError, "importance"),
+    (lambda: kg.kgon_critical_point(6, 5, importance="x"), TypeError, "importance"),
 ])
 def test_bad_input_names_the_argument(call, exc, word):
     with pytest.raises(exc, match=word):
@@ -144,3 +148,14 @@ def test_symmetric_criticality_random_directions():
     L = rl._L1(Wt, bt, torch.ones(7, dtype=torch.float64), np.full(7, 0.5))
     gW, gb = torch.autograd.grad(L, (Wt, bt))
     assert float(gW.abs().max()) < 1e-13 and float(gb.abs().max()) < 1e-13
+
+
+def test_equal_importance_is_accepted():
+    assert kg.kgon_critical_point(6, 5, importance=np.full(6, 2.0)) == kg.kgon_critical_point(6, 5)
+
+
+def test_uncertified_roots_warn_with_the_residual(monkeypatch):
+    fake = kg.BlockRoot(5, 1.0, -0.1, 1, 0.1, 3e-7, False, (0.1, 1.0))
+    monkeypatch.setattr(kg, "_block_roots_cached", lambda k: (fake,))
+    with pytest.warns(kg.RootWarning, match="residual 3.00e-07"):
+        kg.kgon_block_roots(5)

@@ -48,6 +48,7 @@ from ._checks import check_finite_array, check_float, check_int
 
 __all__ = [
     "MAX_FEATURES",
+    "MAX_FEATURES_L2",
     "CERT_RADIUS",
     "KGonCriticalPoint",
     "BlockRoot",
@@ -62,8 +63,10 @@ __all__ = [
     "RootWarning",
 ]
 
-#: The largest ``D`` accepted (the l ≤ 2 loss costs ``O(D³)`` per evaluation).
-MAX_FEATURES = 64
+#: The largest ``D`` accepted for the 1-sparse loss (``k ≤ 40`` for the certified block roots).
+MAX_FEATURES = 40
+#: The largest ``D`` accepted for the l ≤ 2 loss, whose evaluation costs ``O(D³)``.
+MAX_FEATURES_L2 = 16
 #: Radius of the interval box in which each root of ``∇B_k`` is certified (in ``(r², b)``).
 CERT_RADIUS = 1e-20
 _DT = torch.float64
@@ -85,6 +88,13 @@ def _check_Dk(D, k):
     if k > D:
         raise ValueError(f"k must be <= D (a k-gon uses k of the D features), got k = {k} > D = {D}")
     return D, k
+
+
+def _check_cost(D, S):
+    if S is not None and D > MAX_FEATURES_L2:
+        raise ValueError(f"D = {D} is above MAX_FEATURES_L2 = {MAX_FEATURES_L2} for the l <= 2 loss: "
+                         f"each Newton step evaluates O(D^3) = {D**3:,} pair integrals and their "
+                         f"Hessian, roughly {D**3 / 16**3 * 5:.0f} s per critical point here")
 
 
 def _check_S(S):
@@ -135,6 +145,9 @@ def block_loss(k: int, r, b):
     (Chapter 4, eq-block): the 1-sparse loss of one k-gon feature's *output*, summed over the
     k inputs of the k-gon (elementwise in ``r``, ``b``). Uses ``relu_loss``'s closed forms."""
     k = check_int(k, "k", minimum=2, maximum=10_000)
+    for name, val in (("r", r), ("b", b)):
+        if isinstance(val, bool) or np.asarray(val).dtype == bool:
+            raise TypeError(f"{name} must be a real number or array, got a bool")
     r = np.asarray(check_finite_array(r, "r"))
     b = np.asarray(check_finite_array(b, "b"))
     a = r**2
@@ -344,7 +357,8 @@ class KGonCriticalPoint:
     ``grad_norm`` is the Euclidean norm of its gradient over all ``3D`` parameters, in float64
     at the stored ``(r, b)``; ``residual`` the norm of the family's stationarity equations at
     the root (50 digits when ``S is None`` and ``k ≥ 5``, float64 otherwise); ``certified``
-    whether the root was proved (Krawczyk) or is exact (``k ≤ 4``, ``S is None``)."""
+    whether the root was proved (Krawczyk) or is exact (``k ≤ 4``, ``S is None``); ``p`` the
+    regime: how many neighbours on each side have their ReLU on along the k-gon's edges."""
 
     D: int
     k: int
@@ -429,8 +443,20 @@ def _solve_family_S(D, k, S, b_d, n_dead, dead_bias, tol=1e-13):
     return L, x, float(np.linalg.norm(g))
 
 
-def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0,
-                         dead_bias: float = -1.0) -> list[KGonCriticalPoint]:
+def _check_uniform_importance(importance, D):
+    if importance is None:
+        return
+    ω = check_finite_array(importance, "importance")
+    if ω.ndim > 1 or (ω.ndim == 1 and ω.shape != (D,)):
+        raise ValueError(f"importance must be a scalar or have shape ({D},), got {ω.shape}")
+    if np.any(ω <= 0) or np.ptp(np.atleast_1d(ω)) > 0:
+        raise ValueError("importance must be equal and positive for every feature: the k-gon family "
+                         "is a family of critical points only for equal importance (the symmetry "
+                         "that permutes the features must leave the loss unchanged)")
+
+
+def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: float = -1.0,
+                         importance=None) -> list[KGonCriticalPoint]:
     """The critical points of the k-gon family for ``D`` features, sorted by loss.
 
     ``S is None``: the 1-sparse loss ``L_1``; every certified root of ``∇B_k`` with ``b < 0``
@@ -440,9 +466,14 @@ def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0,
     (``k ≤ 4``): the continuation of the 1-sparse critical point to sparsity ``S``.
     ``n_dead`` of the dropped features are dead (bias ``dead_bias < 0``); the others take
     :func:`dropped_bias`.
+    ``importance``, if given, must be equal for all features (the loss is scale-free in it:
+    a common importance ``ω`` multiplies the loss by ``ω``; the critical points do not move, and
+    the reported loss is for ``ω = 1``).
     """
     D, k = _check_Dk(D, k)
+    _check_uniform_importance(importance, D)
     S = _check_S(S)
+    _check_cost(D, S)
     n_dead = check_int(n_dead, "n_dead", minimum=0, maximum=D - k)
     dead_bias = check_float(dead_bias, "dead_bias", maximum=0.0)
     if n_dead and dead_bias >= 0:
@@ -476,17 +507,19 @@ def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0,
     return sorted(out, key=lambda pt: pt.loss)
 
 
-def kgon_critical_point(D: int, k: int, *, S=None, n_dead: int = 0,
-                        dead_bias: float = -1.0) -> KGonCriticalPoint:
+def kgon_critical_point(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: float = -1.0,
+                        importance=None) -> KGonCriticalPoint:
     """The lowest-loss critical point of the k-gon family (see :func:`kgon_critical_points`):
     for ``S is None`` the minimiser of ``L_1`` within the family, ``(r, b)`` the same for all
     ``D ≥ k``; for ``S`` given, of the l ≤ 2 loss at that sparsity."""
-    return kgon_critical_points(D, k, S=S, n_dead=n_dead, dead_bias=dead_bias)[0]
+    return kgon_critical_points(D, k, S=S, n_dead=n_dead, dead_bias=dead_bias,
+                                importance=importance)[0]
 
 
 def kgon_family(D: int, ks=None, *, S=None) -> list[KGonCriticalPoint]:
     """:func:`kgon_critical_point` for each ``k`` in ``ks`` (default ``2 … D``), for tables."""
     D = check_int(D, "D", minimum=2, maximum=MAX_FEATURES)
+    _check_cost(D, _check_S(S))
     ks = range(2, D + 1) if ks is None else ks
     if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
         raise TypeError(f"ks must be an iterable of integers, got {type(ks).__name__}")

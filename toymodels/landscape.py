@@ -37,6 +37,7 @@ from ._checks import check_finite_array, check_float, check_int
 
 __all__ = [
     "MAX_PARAMETERS",
+    "MAX_HESSIAN_COST",
     "flatten",
     "unflatten",
     "loss_gradient",
@@ -48,8 +49,10 @@ __all__ = [
     "analyse_critical_point",
 ]
 
-#: The largest number of parameters ``(d + 1) D`` whose Hessian is computed (cost ``O(n · D³)``).
+#: The largest number of parameters ``(d + 1) D`` whose Hessian is computed.
 MAX_PARAMETERS = 400
+#: The largest cost ``n · D³`` (parameters times pair integrals) of one Hessian.
+MAX_HESSIAN_COST = 5_000_000
 _DT = torch.float64
 
 
@@ -61,10 +64,12 @@ def _check_Wb(W, b):
     if W.shape[1] < 2:
         raise ValueError(f"W must have at least 2 feature columns, got shape {W.shape}")
     n = W.size + b.size
-    if n > MAX_PARAMETERS:
-        raise ValueError(f"W and b have {n} parameters; the Hessian is limited to "
-                         f"MAX_PARAMETERS = {MAX_PARAMETERS} (its cost grows like n·D³, about "
-                         f"{n * W.shape[1] ** 3:.1e} closed-form evaluations here)")
+    cost = n * W.shape[1] ** 3
+    if n > MAX_PARAMETERS or cost > MAX_HESSIAN_COST:
+        raise ValueError(f"W and b have {n} parameters and D = {W.shape[1]} features; the Hessian is "
+                         f"limited to MAX_PARAMETERS = {MAX_PARAMETERS} and n·D³ <= "
+                         f"MAX_HESSIAN_COST = {MAX_HESSIAN_COST:.0e} (here n·D³ = {cost:.1e} closed-form "
+                         f"evaluations, several minutes or more)")
     return W, b
 
 
@@ -185,12 +190,13 @@ def second_order_test(W, b, *, S=None, importance=None, l_max: int = 2, eps: flo
     ``(q_min, v_min, descent)`` with ``descent = L(θ + εv) − L(θ)`` along the best ``v`` (a
     negative value is an explicit descent direction: the point is not a local minimum).
     """
-    from scipy.optimize import minimize
-
     W, b = _check_Wb(W, b)
     S, ω, l_max = _check_loss_args(W.shape[1], S, importance, l_max)
     eps = check_float(eps, "eps", positive=True, maximum=1e-1)
     n_random = check_int(n_random, "n_random", minimum=0, maximum=100)
+    seed = check_int(seed, "seed", minimum=0)
+    from scipy.optimize import minimize
+
     f = _loss_fn(*W.shape, S, ω, l_max)
     θ0 = torch.as_tensor(np.concatenate([W.ravel(), b]))
     L0 = float(f(θ0))
@@ -206,7 +212,7 @@ def second_order_test(W, b, *, S=None, importance=None, l_max: int = 2, eps: flo
         _, V = np.linalg.eigh(loss_hessian(W, b, S=S, importance=importance, l_max=l_max))
         starts = V[:, :3].T
     starts = list(check_finite_array(starts, "starts", ndim=2))
-    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
+    rng = np.random.default_rng(seed)
     starts += list(rng.normal(size=(n_random, n)))
     best = (np.inf, None)
     for x0 in starts:

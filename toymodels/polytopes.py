@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from . import relu_loss as rl
-from ._checks import check_float, check_int
+from ._checks import check_finite_array, check_float, check_int
 
 __all__ = [
     "POLYTOPES",
@@ -118,7 +118,9 @@ def _check_S(S):
 def polytope_directions(name: str, shape=()) -> np.ndarray:
     """The unit directions ``X`` of shape ``(n, m)`` of a configuration in :data:`POLYTOPES`."""
     name = _check_name(name)
-    s = torch.as_tensor(np.asarray(shape, dtype=float).reshape(-1), dtype=_DT)
+    if isinstance(shape, bool) or np.asarray(shape).dtype == bool:
+        raise TypeError("shape must be a sequence of real numbers, got a bool")
+    s = torch.as_tensor(check_finite_array(shape, "shape").reshape(-1), dtype=_DT)
     if s.numel() != POLYTOPES[name][3]:
         raise ValueError(f"shape must have {POLYTOPES[name][3]} entries for {name!r}, got {s.numel()}")
     return POLYTOPES[name][2](s).numpy()
@@ -170,11 +172,11 @@ def polytope_critical_point(name: str, S, *, l_max: int = 2) -> PolytopeCritical
     """Minimise the l ≤ ``l_max`` loss (``relu_loss.restricted_loss``, ``ω = 1``) over the
     symmetric family of ``name`` (L-BFGS from ``r = 1, b = −0.1``, then Newton to a gradient
     below ``1e-13``); ``grad_norm`` is then checked over all parameters."""
-    from scipy.optimize import minimize
-
     name = _check_name(name)
     S = _check_S(S)
     l_max = check_int(l_max, "l_max", minimum=1, maximum=2)
+    from scipy.optimize import minimize
+
     n, m, _, n_shape, orbits = POLYTOPES[name]
     n_orb = len(orbits)
 
@@ -240,14 +242,16 @@ def full_loss_minimum(name: str, S, *, T: int = 200_000, rng=0) -> FullLossMinim
     by sample-average approximation: L-BFGS on a fixed sample of ``T`` inputs (common random
     numbers), started at the l ≤ 2 critical point; then an independent sample of ``T`` inputs
     estimates the loss with its standard error. ``T ≤ 2·10⁶``."""
+    name = _check_name(name)
+    S = _check_S(S)
+    T = check_int(T, "T", minimum=100, maximum=2_000_000)
+    if not isinstance(rng, np.random.Generator):
+        rng = check_int(rng, "rng (a seed or a numpy Generator)", minimum=0)
+    rng = np.random.default_rng(rng)
     from scipy.optimize import minimize
 
     from .data import sparse_uniform
 
-    name = _check_name(name)
-    S = _check_S(S)
-    T = check_int(T, "T", minimum=100, maximum=2_000_000)
-    rng = np.random.default_rng(rng)
     n = POLYTOPES[name][0]
     start = polytope_critical_point(name, S)
     x0 = np.r_[start.r, start.b, start.shape]
