@@ -190,6 +190,10 @@ def basin_study(n_features: int, n_hidden: int, sparsity, n: int, *, importance=
     if S.ndim != 1:
         raise ValueError(f"sparsity must have one entry per setting, shape (m,), got {S.shape}")
     m = len(S)
+    steps = check_int(steps, "steps", minimum=1, maximum=100_000)
+    batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=65_536)
+    lr = check_float(lr, "lr", positive=True)
+    seed = check_int(seed, "seed", minimum=0)
     if m * n > MAX_RUNS:
         raise ValueError(f"{m} settings × {n} runs = {m * n} runs exceeds MAX_RUNS = {MAX_RUNS} "
                          f"(about {m * n * steps * batch_size * D / 2e9:.0f} s of training)")
@@ -221,6 +225,7 @@ def plot_basin_probabilities(study: BasinStudy, ax=None, *, x=None, order=None, 
 
     if not isinstance(study, BasinStudy):
         raise TypeError(f"study must be a BasinStudy, got {type(study).__name__}")
+    min_share = check_float(min_share, "min_share", minimum=0.0, maximum=1.0)
     m = len(study.sparsity)
     x = np.arange(m) if x is None else check_finite_array(x, "x", ndim=1)
     if len(x) != m:

@@ -79,13 +79,14 @@ def _loss(W, b, ω, wts):
     return total
 
 
-def _check_problem(W, b, ω, S, l_max):
-    W = check_finite_array(W, "W", ndim=3)
+def _check_problem(W, b, ω, S, l_max, names=("W", "b")):
+    wn, bn = names
+    W = check_finite_array(W, wn, ndim=3)
     n, d, D = W.shape
-    check_int(n, "the number of instances n (W.shape[0])", minimum=1, maximum=MAX_INSTANCES)
-    b = check_finite_array(b, "b", ndim=2)
+    check_int(n, f"the number of instances n ({wn}.shape[0])", minimum=1, maximum=MAX_INSTANCES)
+    b = check_finite_array(b, bn, ndim=2)
     if b.shape != (n, D):
-        raise ValueError(f"b must have shape (n, D) = ({n}, {D}), got {b.shape}")
+        raise ValueError(f"{bn} must have shape (n, D) = ({n}, {D}), got {b.shape}")
     ω = check_finite_array(ω, "ω (importance)")
     if ω.ndim > 2 or (ω.ndim >= 1 and ω.shape[-1] != D):
         raise ValueError(f"ω (importance) must be a scalar, shape (D,) or (n, D) with D = {D}, "
@@ -201,7 +202,7 @@ def minimize_exact(W0, b0, ω, S, *, l_max: int = 2, steps: int = 2000, lr: floa
     scalars, ``(D,)`` or per instance ``(n, D)``. Deterministic: the same input gives the same
     output.
     """
-    W, b, ω, wts, n, d, D = _check_problem(W0, b0, ω, S, l_max)
+    W, b, ω, wts, n, d, D = _check_problem(W0, b0, ω, S, l_max, names=("W0", "b0"))
     steps = check_int(steps, "steps", minimum=0, maximum=10**6)
     newton_steps = check_int(newton_steps, "newton_steps", minimum=0, maximum=10**4)
     lr = check_float(lr, "lr", positive=True)
