@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from . import relu_loss as rl
-from ._checks import check_finite_array, check_float, check_int
+from ._checks import as_real_array, check_finite_array, check_float, check_int
 
 __all__ = [
     "MAX_FEATURES",
@@ -520,7 +520,12 @@ def kgon_family(D: int, ks=None, *, S=None) -> list[KGonCriticalPoint]:
     """:func:`kgon_critical_point` for each ``k`` in ``ks`` (default ``2 … D``), for tables."""
     D = check_int(D, "D", minimum=2, maximum=MAX_FEATURES)
     _check_cost(D, _check_S(S))
-    ks = range(2, D + 1) if ks is None else ks
-    if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
-        raise TypeError(f"ks must be an iterable of integers, got {type(ks).__name__}")
+    if ks is None:
+        ks = range(2, D + 1)
+    else:
+        arr = np.asarray(as_real_array(ks, "ks", "a sequence of integers")) if not isinstance(
+            ks, range) else np.asarray(ks)
+        if arr.ndim != 1 or np.any(arr != np.round(arr)):
+            raise TypeError(f"ks must be a one-dimensional sequence of integers, got {ks!r}")
+        ks = [check_int(int(v), "ks", minimum=2, maximum=D) for v in arr]
     return [kgon_critical_point(D, k, S=S) for k in ks]

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from . import relu_loss as rl
-from ._checks import check_finite_array, check_float, check_int
+from ._checks import as_real_array, as_rng, check_finite_array, check_float, check_int
 
 __all__ = [
     "POLYTOPES",
@@ -118,9 +118,8 @@ def _check_S(S):
 def polytope_directions(name: str, shape=()) -> np.ndarray:
     """The unit directions ``X`` of shape ``(n, m)`` of a configuration in :data:`POLYTOPES`."""
     name = _check_name(name)
-    if isinstance(shape, bool) or np.asarray(shape).dtype == bool:
-        raise TypeError("shape must be a sequence of real numbers, got a bool")
-    s = torch.as_tensor(check_finite_array(shape, "shape").reshape(-1), dtype=_DT)
+    arr = as_real_array(shape, "shape", "a sequence of real numbers")
+    s = torch.as_tensor(check_finite_array(arr, "shape").reshape(-1), dtype=_DT)
     if s.numel() != POLYTOPES[name][3]:
         raise ValueError(f"shape must have {POLYTOPES[name][3]} entries for {name!r}, got {s.numel()}")
     return POLYTOPES[name][2](s).numpy()
@@ -245,9 +244,10 @@ def full_loss_minimum(name: str, S, *, T: int = 200_000, rng=0) -> FullLossMinim
     name = _check_name(name)
     S = _check_S(S)
     T = check_int(T, "T", minimum=100, maximum=2_000_000)
-    if not isinstance(rng, np.random.Generator):
-        rng = check_int(rng, "rng (a seed or a numpy Generator)", minimum=0)
-    rng = np.random.default_rng(rng)
+    if rng is None:
+        raise TypeError("rng must be a seed (an int >= 0) or a numpy Generator, not None: the "
+                        "fit and the estimate must be reproducible")
+    rng = as_rng(rng, "rng")
     from scipy.optimize import minimize
 
     from .data import sparse_uniform
