@@ -87,6 +87,14 @@ def _llc_problem():
     return linear_regression(2, 10)
 
 
+def _study():
+    from toymodels.basins import BasinStudy
+
+    return BasinStudy(np.array([0.9]), ω[None], np.zeros(2, int), np.array(["a", "b"]),
+                      np.array([0.1, 0.2]), np.stack([W, W]), np.stack([b, b]),
+                      np.zeros((1, 2)), np.zeros(1, int))
+
+
 CFG = _cfg()
 
 #: functions that do not yet follow the policy (files owned by issue 11's part A at the time of
@@ -228,6 +236,19 @@ EXAMPLES = {
     "plots.feature_polygons": ex(W[None], ncols=1, size=1.0),
     "plots.superposition_panel": ex(W[None], b[None], size=1.0),
     # relu_loss
+    "exact_training.exact_loss": ex(W[None], b[None], ω, S, l_max=2),
+    "exact_training.exact_loss_grad_hessian": ex(W[None], b[None], ω, S, l_max=1),
+    "exact_training.random_init": ex(2, 2, 3, seed=0, scale=0.5),
+    "exact_training.minimize_exact": ex(W[None], b[None], ω, S, l_max=1, steps=2, lr=0.01,
+                                        newton_steps=1, tol=1e-10, log_every=1),
+    "basins.wilson_interval": ex(3, 10, 0.95),
+    "basins.clopper_pearson_interval": ex(3, 10, 0.95),
+    "basins.basin_probabilities": ex(["a", "b", "a"], confidence=0.9),
+    "basins.polygon_label": ex(W, 0.5, 10.0),
+    "basins.classify": ex(W),
+    "basins.basin_study": ex(3, 2, [0.9], 2, importance=ω, steps=2, batch_size=4, lr=0.01,
+                             seed=0),
+    "basins.plot_basin_probabilities": ex(_study(), x=np.array([0.9]), min_share=0.02),
     "relu_loss.model_output": ex(W, b, np.array([[0.5, 0.0, 0.2]])),
     "relu_loss.pointwise_loss": ex(W, b, ω, np.array([[0.5, 0.0, 0.2]])),
     "relu_loss.monte_carlo_loss": ex(W, b, ω, S, 100, rng=0),

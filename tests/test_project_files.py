@@ -45,7 +45,12 @@ def test_requirements_pin_torch_and_cap_jupyter_book():
 
 def test_every_toc_entry_exists_and_every_chapter_is_listed():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    def entries(items):  # chapters and, recursively, their sections
+        for c in items:
+            yield c["file"]
+            yield from entries(c.get("sections", []))
+
+    files = [toc["root"]] + [f for part in toc["parts"] for f in entries(part["chapters"])]
     for f in files:
         assert any((ROOT / f"{f}{ext}").exists() for ext in (".md", ".ipynb")), f
     chapters = {f"chapters/{p.stem}" for p in (ROOT / "chapters").glob("*.ipynb")}

@@ -1,0 +1,285 @@
+# %% [markdown]
+# (sec-ch4-basins)=
+# # Basins and dynamics
+#
+# Chapter 3 reported what training found, run by run. A run's end point is a random variable:
+# the initialisation and the data decide which basin of the loss it falls into. This section
+# measures those probabilities with thousands of independent runs per setting, compares them
+# with the critical points of the k-gon family, and follows single runs between critical
+# points.
+#
+# **What you will learn.**
+# - How often training ends in each configuration (pentagon, square, triangle, ...) of 5
+#   features in 2 dimensions, across sparsities, with 95% confidence intervals.
+# - That the square with a dropped feature stays a strict local minimum of the exact loss on
+#   $l\le2$ active features at every sparsity studied, and that training keeps finding it.
+# - Which optimum gradient descent picks in the 2-features-in-1-dimension phase diagram.
+# - How loss curves pass by the critical values of the k-gon family.
+#
+# **What you need.** Chapter 3 (the skeleton losses, the trainer) and the k-gon critical
+# points of this chapter.
+
+# %% tags=["remove-cell"]
+# Colab: install the book's package when it is missing (hidden in the rendered book).
+import importlib.util, subprocess, sys
+if "google.colab" in sys.modules and importlib.util.find_spec("toymodels") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/toymodels-book/toy-autoencoders"], check=True)
+
+# %%
+import toymodels as tm
+
+device = tm.setup(seed=0)
+print(f"toymodels {tm.__version__} on {device.type}")
+
+# %%
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+from myst_nb import glue
+
+from toymodels import basins, kgons
+from toymodels import exact_training as et
+from toymodels import landscape as ls
+from toymodels import relu_loss as rl
+
+warnings.simplefilter("ignore", kgons.RootWarning)
+
+# %% [markdown]
+# ## Basin probabilities
+#
+# A *basin* is the set of initialisations from which a training procedure ends in a given
+# class of configuration. We estimate its probability by the fraction $\hat p=k/n$ of $n$
+# independent runs that end there. The 95% interval is Wilson's score interval: the $p$ with
+# $\lvert\hat p-p\rvert\le z\sqrt{p(1-p)/n}$, $z=1.96$,
+#
+# $$\frac{\hat p+\frac{z^2}{2n}\pm z\sqrt{\frac{\hat p(1-\hat p)}{n}+\frac{z^2}{4n^2}}}{1+\frac{z^2}{n}}.$$ (eq-wilson)
+#
+# `basins.basin_study` trains $n$ initialisations per setting, all in **one** call of the
+# batched trainer (Adam, cosine schedule, batch 32, 1500 steps), labels each end point with the
+# geometry helpers of Chapter 3, and evaluates its exact loss $P_0L_0+P_1L_1+P_2L_2$. Here:
+# 5 features of equal importance in 2 dimensions, 1000 runs at each of six sparsities.
+
+# %%
+S5 = np.array([0.5, 0.7, 0.8, 0.9, 0.95, 0.99])
+study5 = basins.basin_study(5, 2, S5, 1000, steps=1500, batch_size=32, lr=1e-2, seed=0)
+print("   S    basin: runs of 1000 [95% Wilson interval]")
+for j, S in enumerate(S5):
+    tab = study5.table(j)
+    print(f"{S:5.2f}   " + ";  ".join(f"{e.label} {e.count} [{e.lo:.3f}, {e.hi:.3f}]"
+                                       for e in list(tab.values())[:4]))
+
+# %% mystnb={"figure": {"caption": "Basin probabilities of 5 features in 2 dimensions (equal importance), 1000 independent runs per sparsity. Each bar is split by the configuration the runs end in; basins below 2% everywhere are pooled as other.", "name": "fig-basins-5-2"}} tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(6.4, 3.4))
+basins.plot_basin_probabilities(study5, ax, order=["pentagon", "square", "irregular 3"])
+ax.set_xticks(range(len(S5)), [f"{S:g}" for S in S5])
+ax.set_xlabel("sparsity S")
+ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+plt.show()
+
+# %%
+p = {(j, lab): e for j in range(len(S5)) for lab, e in study5.table(j).items()}
+sq = [p.get((j, "square")) for j in range(len(S5))]
+pe = [p.get((j, "pentagon")) for j in range(len(S5))]
+j7, j9 = 1, 3
+glue("sq07", sq[j7].p, display=False)
+glue("sq07lo", sq[j7].lo, display=False)
+glue("sq07hi", sq[j7].hi, display=False)
+glue("pe09", pe[j9].p, display=False)
+glue("pe09lo", pe[j9].lo, display=False)
+glue("pe09hi", pe[j9].hi, display=False)
+glue("sq09", sq[j9].p, display=False)
+glue("sq09lo", sq[j9].lo, display=False)
+glue("sq09hi", sq[j9].hi, display=False)
+assert sq[j7].lo > 0.5  # the square is the likeliest end at S = 0.7
+assert pe[j9].lo > 0.5 and sq[j9].lo > 0.02  # at S = 0.9: mostly pentagons, but squares too
+assert all(e is not None and e.lo > 0.01 for e in sq)  # squares at every sparsity
+top = [next(iter(study5.table(j))) for j in range(len(S5))]
+assert top[:3] == ["square"] * 3 and top[3:] == ["pentagon"] * 3
+
+# %% [markdown]
+# At $S=0.7$ a run ends in the square (two antipodal pairs, one feature dropped) with
+# probability {glue:text}`sq07:.3f` (95% interval {glue:text}`sq07lo:.3f`–{glue:text}`sq07hi:.3f`).
+# At $S=0.9$ the pentagon takes over, with probability {glue:text}`pe09:.3f`
+# ({glue:text}`pe09lo:.3f`–{glue:text}`pe09hi:.3f`), but the square still catches
+# {glue:text}`sq09:.3f` of the runs ({glue:text}`sq09lo:.3f`–{glue:text}`sq09hi:.3f`).
+# {numref}`fig-basins-5-2` shows the whole sweep. With this budget (batch 32, 1500 steps)
+# the runs at $S=0.99$ see few active features and many are still unfinished ("irregular"),
+# so the last bar describes this training budget more than the landscape.
+#
+# ## Is the square a local minimum?
+#
+# The square with one dropped feature is a member of the k-gon family: `kgons.kgon_critical_point`
+# gives it at any sparsity as a critical point of the loss on $l\le2$, and
+# `landscape.analyse_critical_point` its Hessian's spectrum, Morse index and null space.
+
+# %%
+rows = []
+for S in S5:
+    pt4, pt5 = kgons.kgon_critical_point(5, 4, S=S), kgons.kgon_critical_point(5, 5, S=S)
+    rep = ls.analyse_critical_point(*pt4.parameters(), S=S)
+    rows.append((S, pt4.loss, pt5.loss, rep.kind, rep.morse_index, rep.margin, pt4.grad_norm))
+print("   S    L(square)  L(pentagon)  square is a   index  smallest positive eigenvalue")
+for S, L4, L5, kind, idx, margin, gn in rows:
+    print(f"{S:5.2f}   {L4:.5f}    {L5:.5f}      {kind:10s}  {idx}      {margin:.3e}")
+    assert gn < 1e-10 and kind == "minimum" and idx == 0 and margin > 1e-3
+glue("margin99", rows[-1][5], display=False)
+glue("margin90", rows[3][5], display=False)
+
+# %% [markdown]
+# The square is a strict local minimum (Morse index 0; the only null directions are the
+# symmetries) at every sparsity from 0.5 to 0.99. Its smallest positive eigenvalue shrinks
+# roughly like $1-S$, as the loss itself does: {glue:text}`margin90:.3f` at $S=0.9$ and
+# {glue:text}`margin99:.4f` at $S=0.99$. So the answer to "at which sparsity does the square stop
+# being a local minimum" is: not in this range, and training agrees: it keeps finding the
+# square at every sparsity of {numref}`fig-basins-5-2`. The square only becomes worse than the
+# pentagon (between $S=0.7$ and $S=0.8$ in the table above); it does not stop being a minimum.
+#
+# The loss of each basin, from the exact loss of the trained end points, sits next to these
+# critical values:
+
+# %%
+print("   S    median loss: square   4-gon critical   pentagon   5-gon critical")
+for j, (S, L4, L5, *_) in enumerate(rows):
+    msq = study5.median_loss(j, "square")
+    mpe = study5.median_loss(j, "pentagon") if p.get((j, "pentagon")) else np.nan
+    print(f"{S:5.2f}   {msq:.5f}               {L4:.5f}        {mpe:.5f}    {L5:.5f}")
+    if S >= 0.8:
+        assert abs(msq / L4 - 1) < 0.05 and abs(mpe / L5 - 1) < 0.05
+glue("sq05gap", study5.median_loss(0, "square") / rows[0][1] - 1, display=False)
+
+# %% [markdown]
+# From $S=0.8$ on, the median loss of each basin is within 5% of the critical value of its
+# k-gon: the trained end points sit near the symmetric critical points (a trained square often
+# keeps its fifth feature at a small norm instead of dropping it exactly). At $S=0.5$ the
+# trained squares lie {glue:text}`sq05gap:.0%` above the symmetric square: in dense data the
+# dropped feature's bias and the pairs' norms are still moving after 1500 steps.
+#
+# ## Six features, and two features in one dimension
+
+# %%
+study6 = basins.basin_study(6, 2, [0.9], 1000, steps=1500, batch_size=32, lr=1e-2, seed=1)
+tab6 = study6.table(0)
+for e in list(tab6.values())[:4]:
+    print(e)
+top6 = next(iter(tab6.values()))
+glue("top6", top6.label, display=False)
+glue("top6p", top6.p, display=False)
+assert top6.lo > 0.3
+
+# %% [markdown]
+# With 6 features at $S=0.9$ the likeliest end is the {glue:text}`top6` (probability
+# {glue:text}`top6p:.2f`).
+#
+# For 2 features in 1 dimension, Chapter 3 computed which candidate has the lowest loss at each
+# point of the $(r,1-S)$ plane. Which one does training pick? We take four points, two on each
+# side of the boundary {eq}`eq-phase-boundary`, with 1000 runs each:
+
+# %%
+pts = [(0.5, 0.5), (0.5, 0.05), (2.0, 0.05), (1.0, 0.02)]  # (relative importance r, density)
+ω21 = np.array([[1.0, r] for r, _ in pts])
+study21 = basins.basin_study(2, 1, [1 - q for _, q in pts], 1000, importance=ω21, steps=1500,
+                             batch_size=32, lr=2e-2, seed=2)
+cand = rl.two_in_one_candidates(ω21[:, 1], 1 - np.array([q for _, q in pts]), optimise=False)
+best = [min(("feature 1 only", "feature 2 only", "antipodal"),
+            key=lambda c, j=j: cand[{"feature 1 only": "feature 1", "feature 2 only": "feature 2",
+                                     "antipodal": "antipodal"}[c]][j]) for j in range(len(pts))]
+agree21 = []
+for j, (r, q) in enumerate(pts):
+    tab = study21.table(j)
+    e = tab.get(best[j])
+    agree21.append(e.p if e else 0.0)
+    print(f"r = {r:3.1f}, 1-S = {q:4.2f}: best candidate {best[j]:15s} "
+          + "; ".join(str(x) for x in tab.values()))
+assert min(agree21) > 0.4 and max(agree21) > 0.65
+glue("agree21min", min(agree21), display=False)
+glue("agree21max", max(agree21), display=False)
+
+# %% [markdown]
+# At these four points gradient descent picks the candidate with the lowest loss in
+# {glue:text}`agree21max:.0%` of the runs at best and {glue:text}`agree21min:.0%` at worst.
+# Near the boundary almost half the runs end in another candidate's basin (mostly dedicating
+# the dimension to one feature): the local minima Chapter 3 found in the phase diagram are
+# not rare accidents but basins of comparable size.
+#
+# ## Dynamics between critical points
+#
+# Chapter 1 showed the linear model's loss curve stepping down from one saddle value to the
+# next. The same happens here. We follow six runs on the exact loss ($l\le2$, $S=0.9$,
+# `et.minimize_exact`: Adam on the exact gradient, then Newton) from a small initialisation,
+# and mark the critical values of the k-gon family (each k-gon with $5-k$ dropped features)
+# and of $W=0$.
+
+# %%
+S_dyn = 0.9
+W0, b0 = et.random_init(6, 2, 5, seed=1, scale=0.05)
+dyn = et.minimize_exact(W0, b0, 1.0, S_dyn, l_max=2, steps=400, lr=0.02, log_every=2)
+crit = {f"{k}-gon": kgons.kgon_critical_point(5, k, S=S_dyn).loss for k in range(2, 6)}
+crit["W = 0"] = float(et.exact_loss(np.zeros((1, 2, 5)),
+                                    np.full((1, 5), kgons.dropped_bias(5, S_dyn)), 1.0, S_dyn)[0])
+ends = [basins.polygon_label(W) for W in dyn.W]
+print("end points:", ends, "  |∇L| <", f"{dyn.grad_norm.max():.0e}")
+assert np.all(dyn.converged)
+for lab, L in zip(ends, dyn.loss, strict=True):
+    assert lab in ("pentagon", "square")
+    if lab == "pentagon":  # the certified 5-gon critical point, to 1e-9
+        assert abs(L / crit["5-gon"] - 1) < 1e-9
+
+# %% mystnb={"figure": {"caption": "Exact loss (l \u2264 2, S = 0.9) along six runs from a small initialisation, with the critical values of the k-gon family (dashed) and of W = 0 (dotted).", "name": "fig-dynamics"}} tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(6.4, 3.4))
+t = np.arange(dyn.history.shape[0]) * 2
+for j in range(dyn.history.shape[1]):
+    ax.plot(t, dyn.history[:, j], lw=1)
+for name, L in crit.items():
+    ax.axhline(L, color="0.4", lw=0.7, ls=":" if name == "W = 0" else "--")
+    ax.text(t[-1] * 1.01, L, name, fontsize=7, va="center")
+ax.set_yscale("log")
+ax.set_xlabel("Adam step")
+ax.set_ylabel("exact loss, l ≤ 2")
+plt.show()
+
+# %% [markdown]
+# In {numref}`fig-dynamics` every run starts near $W=0$, falls through the levels of the
+# digon and the triangle, and ends at a minimum's level (here, for all six, the pentagon's); the Newton finisher
+# then takes it to a gradient below $10^{-10}$. With Adam's large early steps the runs do not
+# linger at the saddles as long as the linear model does under gradient flow.
+#
+# ## Playground
+#
+# `basins.basin_study(D, 2, [S], n)` re-runs a basin study in seconds for small $n$. In a live
+# notebook the slider below does it for a chosen $(D,S)$; here is one small study:
+
+# %%
+demo = basins.basin_study(6, 2, [0.8], 100, steps=600, seed=3)
+print("; ".join(str(e) for e in demo.table(0).values()))
+assert sum(e.count for e in demo.table(0).values()) == 100
+
+# %% tags=["remove-cell"]
+if tm.widgets_live():
+    try:
+        import ipywidgets as widgets
+
+        def _play(D=5, S=0.9, runs=200):
+            st = basins.basin_study(D, 2, [S], runs, steps=800)
+            for e in st.table(0).values():
+                print(e)
+
+        widgets.interact_manual(_play, D=(3, 8), S=(0.5, 0.99, 0.01), runs=(50, 500, 50))
+    except ImportError:
+        pass
+
+# %% [markdown]
+# ## Summary
+#
+# - The end point of a training run is a random variable. For 5 features in 2 dimensions the
+#   square is the likeliest end up to $S=0.8$ and the pentagon from $S=0.9$, and the square
+#   keeps a share of at least a few percent at every sparsity
+#   ({numref}`fig-basins-5-2`), with Wilson intervals from 1000 runs per sparsity.
+# - The square with a dropped feature is a strict local minimum of the exact $l\le2$ loss at every
+#   sparsity from 0.5 to 0.99, with a Hessian margin that shrinks like $1-S$; training keeps
+#   finding it throughout.
+# - In the 2-in-1 phase diagram gradient descent picks the best candidate in only
+#   {glue:text}`agree21min:.0%`–{glue:text}`agree21max:.0%` of runs at the points studied; the
+#   other candidates' basins take the rest.
+# - Loss curves step down past the k-gon critical values ({numref}`fig-dynamics`).
