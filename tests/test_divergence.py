@@ -107,3 +107,14 @@ def test_tied_gradient_descent_diverges_with_the_same_error():
     with pytest.raises(DivergenceError, match=r"diverged at step \d+.*smaller lr") as err:
         flows.gradient_descent_tied(np.ones((1, 3)), Σ, 10.0, 100)
     assert isinstance(err.value, FloatingPointError)  # what it raised before, still caught
+
+
+def test_adam_is_checked_after_every_update():
+    # one instance with a huge importance: its first gradient is finite but its square overflows
+    # Adam's v in update 0, long before the first logged step after it (10)
+    ω = np.ones((2, 5))
+    ω[1] = 1e36
+    with pytest.raises(DivergenceError, match=r"diverged at step 0: the optimizer's second-moment "
+                       r"estimate \(Adam's v\) of instance 1 overflowed") as err:
+        run(model="tied", importance=ω, sparsity=0.0, lr=0.01, log_every=10)
+    assert err.value.instances == [1]

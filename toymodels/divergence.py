@@ -12,10 +12,11 @@ A run has diverged when, at some step, for some instance,
   finished.
 
 Each is raised as :class:`DivergenceError`, whose message names the step, the instance and
-what to change. On the CPU the trainer checks every step (one sum of the gradient and of ``v``,
-read on the host; the loss at the logged steps) and then finds the instances with
-:func:`find_divergence`; on an accelerator :class:`AsyncDivergenceGuard` does the same without
-synchronising inside the step loop. The small loops elsewhere (``train_linear``, the
+what to change. On the CPU the trainer checks every step (one sum read on the host: of the
+gradient for SGD, of Adam's ``v`` after the update for Adam; the loss at the logged steps) and
+then finds the instances with :func:`find_divergence` or :func:`find_state_divergence`; on an
+accelerator :class:`AsyncDivergenceGuard` does the same without synchronising inside the step
+loop. The small loops elsewhere (``train_linear``, the
 restricted-loss minimiser, the tied gradient descent) use :func:`check_loop_step`.
 """
 
@@ -28,8 +29,8 @@ from . import models
 from ._checks import check_int
 from .config import TrainConfig
 
-# ``lr_advice`` and ``check_loop_step`` are the package's own plumbing (imported by the loops in
-# flows, linear_dynamics and relu_loss), not part of the public API.
+# ``lr_advice``, ``check_loop_step`` and ``find_state_divergence`` are the package's own plumbing
+# (imported by the loops in train, flows, linear_dynamics and relu_loss), not part of the public API.
 __all__ = ["RUNAWAY", "DivergenceError", "find_divergence", "divergence_error", "AsyncDivergenceGuard"]
 
 #: a loss more than this many times its starting scale has run away (a diverged run)
@@ -130,6 +131,26 @@ def find_divergence(cfg: TrainConfig, params: dict, x: torch.Tensor, c: torch.Te
         if run.size:
             k = run[0]
             raise _diverged("training", t, run, _runaway_what(k, Ln[k], s[k]), _trainer_advice(cfg))
+
+
+def find_state_divergence(cfg: TrainConfig, t: int, grads: dict, v: dict):
+    """Slow path after update ``t`` of Adam, whose ``v`` is no longer finite: name the instances
+    whose gradient (as used by the update) was NaN or inf, or else whose ``v`` overflowed."""
+    n = cfg.n_instances
+
+    def bad(blocks):
+        out = np.zeros(n, bool)
+        for b in blocks.values():
+            out |= ~torch.isfinite(b.reshape(n, -1)).all(dim=1).cpu().numpy()
+        return out
+
+    bad_g = bad(grads)
+    if bad_g.any():
+        raise divergence_error(t, np.zeros(n, bool), bad_g, advice=_trainer_advice(cfg))
+    bad_v = np.flatnonzero(bad(v))
+    if bad_v.size:
+        raise _diverged("training", t, bad_v, _overflow_what(bad_v[0]),
+                        _trainer_advice(cfg, overflow=True))
 
 
 def divergence_error(t: int, bad_L, bad_g, L=None, *, advice: str = "Try a smaller lr or "

@@ -60,6 +60,7 @@ from .divergence import (
     _trainer_advice,
     check_loop_step,
     find_divergence,
+    find_state_divergence,
 )
 from .environment import env_flag
 from .optim import FlatOptimizer
@@ -300,17 +301,19 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
                     if limit is None:
                         limit = RUNAWAY * torch.maximum(zero, L.double())
                 if guard is None:
-                    # one host read a step: the gradient's sum (NaN or inf anywhere makes it
-                    # non-finite) plus that of Adam's v (inf once it overflowed); the loss is
-                    # compared with the runaway limit where it is computed, at the logged steps
-                    health = g.sum() if v is None else g.sum() + opt.v.sum()
-                    if not math.isfinite(float(health)) or (li is not None
-                                                            and not bool((L <= limit).all())):
+                    # one host read a step: for SGD the gradient's sum before the update (NaN or
+                    # inf anywhere makes it non-finite); for Adam the sum of v after it (v takes
+                    # in g², so it is NaN or inf for a bad gradient and inf once it overflowed).
+                    # The loss is compared with the runaway limit at the logged steps.
+                    if (v is None and not math.isfinite(float(g.sum()))) or (
+                            li is not None and not bool((L <= limit).all())):
                         find_divergence(cfg, params, x, c, t, v=v,
                                         scale=None if limit is None else limit / RUNAWAY)
                 else:
                     guard.record(t, L if li is not None else None, limit)
                 opt.step(g, lr if constant_lr else cfg._learning_rate(t))
+                if guard is None and v is not None and not math.isfinite(float(opt.v.sum())):
+                    find_state_divergence(cfg, t, grads, v)
                 done = t + 1
                 if bar is not None and (done % bar_every == 0 or done == cfg.steps):
                     bar.update(done - bar.n)
@@ -328,10 +331,6 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
                         last_save = time.monotonic()
             if guard is not None:
                 guard.check(blocking=True)
-            elif v is not None and not bool(torch.isfinite(opt.v).all()):  # the last update
-                check_loop_step("training", cfg.steps, np.zeros(n), np.ones(n),
-                                state=torch.cat([b.reshape(n, -1) for b in v.values()], 1).cpu(),
-                                advice=_trainer_advice(cfg, overflow=True))
     finally:
         batches.close()
         stepper.close()
