@@ -601,7 +601,7 @@ for j, k in [(2, 1), (0, 3)]:
     tilts[j, k] = (curve, formula)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The loss along two tilts at the saddle $I=\\{1,3\\}$ of the Gaussian data. Tilting $u_3$ towards $u_2$ lowers it, tilting $u_1$ towards $u_4$ raises it. Dotted: the formula $L-\\tfrac{\\epsilon^2}{1+\\epsilon^2}(\\lambda_k-\\lambda_j)$; grey: the saddle's level.", "name": "fig-ch1-tilt"}, "image": {"alt": "Two curves of the loss against epsilon from -4 to 4: a red one that dips below the saddle's horizontal level and flattens, a blue one that rises above it and flattens; dotted formula curves lie on top of both."}}
-fig, ax = plt.subplots(figsize=(6, 3.6))
+fig, ax = plt.subplots()
 for (j, k), color in zip(tilts, ("C3", "C0")):
     curve, formula = tilts[j, k]
     ax.plot(ε_grid, curve, color=color, lw=2, label=f"tilt $u_{j + 1}$ towards $u_{k + 1}$")
@@ -609,7 +609,7 @@ for (j, k), color in zip(tilts, ("C3", "C0")):
 ax.axhline(saddle.level, color="grey", lw=0.8)
 ax.set_xlabel(r"$\epsilon$")
 ax.set_ylabel("loss")
-ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
 plt.show()
 
 # %% [markdown]
@@ -899,23 +899,22 @@ assert np.isclose(level_of[(0, 1)], L_min) and np.isclose(min(level_of.values())
 for name, value in [("L-origin", L_origin), ("L-rank1", L_rank1), ("L-min", L_min)]:
     glue(name, value)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The loss of the linear autoencoder during training from small random starts, with gradient descent (left) and Adam (right). Horizontal lines: the critical values, solid for full-rank critical points and dotted for rank-deficient ones, labelled on the right by their index set $J$.", "name": "fig-ch1-plateaus"}, "image": {"alt": "Two panels of loss against step. In the left panel (gradient descent) the curves sit on the level 7.5, then on 3.5, then drop to 1.5, longer for smaller starts; in the right panel (Adam) the three curves drop almost together."}}
-fig, axes = plt.subplots(1, 2, figsize=(8, 3.6), sharey=True)
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The loss of the linear autoencoder during training from small random starts, with gradient descent (top) and Adam (bottom). Horizontal lines: the critical values, solid for full-rank critical points and dotted for rank-deficient ones; the three that gradient descent visits are labelled on the right by their index set $J$.", "name": "fig-ch1-plateaus"}, "image": {"alt": "Two panels of loss against step. In the top panel (gradient descent) the curves sit on the level 7.5, then on 3.5, then drop to 1.5, longer for smaller starts; in the bottom panel (Adam) the three curves drop almost together."}}
+fig, axes = plt.subplots(2, 1, figsize=(4.8, 6), sharex=True)
 for ax, opt in zip(axes, ("gd", "adam")):
     for level, J in linear.critical_levels(λ_dyn, 2):
         ax.axhline(level, color="C0" if len(J) == 2 else "C1", lw=0.6,
                    ls="-" if len(J) == 2 else ":")
     for sc, color in zip(scales, ("0.7", "0.4", "k")):
         ax.plot(runs[opt, sc].loss, color=color, lw=1.5, label=f"init scale $10^{{{np.log10(sc):.0f}}}$")
-    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
     ax.set_title({"gd": "gradient descent", "adam": "Adam"}[opt])
-for level, J in linear.critical_levels(λ_dyn, 2):
-    if level > 2:
-        axes[1].annotate(linear.label(J), (600, level), fontsize=8, va="center",
-                         xytext=(2, 0), textcoords="offset points", annotation_clip=False)
-axes[0].set_ylabel("loss")
-fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=3,
-           bbox_to_anchor=(0.5, 0.0), frameon=False)
+    for level, J in linear.critical_levels(λ_dyn, 2):
+        if level in (L_origin, L_rank1, L_min):
+            ax.annotate(linear.label(J), (600, level), va="center", xytext=(3, 0),
+                        textcoords="offset points", annotation_clip=False)
+axes[1].set_xlabel("step")
+axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
 plt.show()
 
 # %% [markdown]
@@ -1038,7 +1037,7 @@ for (g, μ, t3, t6, sl), p in zip(rows, pred):
     print(f"{g:4.1f} {μ:6.3f} {t3:7.0f} {t6:7.0f} {sl:6.0f} {p:11.0f} {1 / (lr * g):6.0f}")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Steps per $e$-fold of $1/\\epsilon$ needed to leave the saddle $I=\\{1,3\\}$, against the gap $g=\\lambda_2-\\lambda_3$: measured (dots), predicted from the Hessian's most negative eigenvalue (solid) and from the gap alone (dotted).", "name": "fig-ch1-escape"}, "image": {"alt": "Log-log plot of steps per e-fold against the eigenvalue gap: five red dots on the solid prediction line, which falls with slope about -1; the dotted gap-only line lies on it at small gaps and above it at large gaps."}}
-fig, ax = plt.subplots(figsize=(6, 3.8))
+fig, ax = plt.subplots(figsize=(4.8, 3.4))
 g_fine = np.linspace(0.05, 1.8, 100)
 μ_fine = np.array([pair_rate(2.0 - g, 2.0) for g in g_fine])
 ax.loglog(g_fine, 1 / np.log(1 + lr * μ_fine), "k-", lw=1, label=r"$1/\log(1+\eta\mu)$, Hessian")
