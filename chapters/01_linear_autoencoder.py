@@ -900,7 +900,7 @@ for name, value in [("L-origin", L_origin), ("L-rank1", L_rank1), ("L-min", L_mi
     glue(name, value)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The loss of the linear autoencoder during training from small random starts, with gradient descent (top) and Adam (bottom). Horizontal lines: the critical values, solid for full-rank critical points and dotted for rank-deficient ones; the three that gradient descent visits are labelled on the right by their index set $J$.", "name": "fig-ch1-plateaus"}, "image": {"alt": "Two panels of loss against step. In the top panel (gradient descent) the curves sit on the level 7.5, then on 3.5, then drop to 1.5, longer for smaller starts; in the bottom panel (Adam) the three curves drop almost together."}}
-fig, axes = plt.subplots(2, 1, figsize=(4.8, 6), sharex=True)
+fig, axes = plt.subplots(2, 1, figsize=(4.8, 6), sharex=True, layout="constrained")
 for ax, opt in zip(axes, ("gd", "adam")):
     for level, J in linear.critical_levels(λ_dyn, 2):
         ax.axhline(level, color="C0" if len(J) == 2 else "C1", lw=0.6,

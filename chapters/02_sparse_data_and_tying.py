@@ -78,7 +78,8 @@ assert np.allclose(zero_share, S_feat, atol=5 * np.sqrt(0.25 / 200_000))
 # ({numref}`fig-ch2-marginal`).
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The law of one feature $x_i$ for three sparsities, from $10^5$ samples: the atom $P(x_i=0)=S$ (red bar at zero) and the density on $(0,1]$ (blue histogram), against the exact density $1-S$ (dashed).", "name": "fig-ch2-marginal"}, "image": {"alt": "Three histograms, one above the other, for S = 0, 0.5 and 0.9: a red bar at zero of height S and a flat blue histogram of height 1 - S on (0, 1], each matching a dashed line."}}
-fig, axes = plt.subplots(3, 1, figsize=(4.8, 6), sharex=True, sharey=True)
+fig, axes = plt.subplots(3, 1, figsize=(4.8, 6.4), sharex=True, sharey=True,
+                         layout="constrained")
 for ax, S in zip(axes, [0.0, 0.5, 0.9]):
     v = data.sparse_uniform(100_000, 1, S, rng=1)[:, 0]
     ax.hist(v[v > 0], bins=20, range=(0, 1), weights=np.full((v > 0).sum(), 20 / v.size),
@@ -119,7 +120,7 @@ assert np.all(data.nonzero_counts(x1) == 1)
 # the law of $l$ for $D=20$.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Samples in the cube $[0,1]^3$, coloured by the skeleton $Q_\\ell$ they lie on: the sparse data with $S=0.5$ (top) and the 1-sparse data of `data.exactly_one_active` (bottom), which lies on the three edges $Q_1$.", "name": "fig-ch2-skeleta"}, "image": {"alt": "Two 3D scatter plots of the unit cube: in the first, points at the origin, on the edges, on the faces and inside, in four colours; in the second, points only on the three coordinate axes."}}
-fig = plt.figure(figsize=(4.8, 8))
+fig = plt.figure(figsize=(4.8, 8), layout="constrained")
 colors = {0: "k", 1: "C3", 2: "C0", 3: "C2"}
 samples = [("$S=0.5$", data.sparse_uniform(600, 3, 0.5, rng=3)),
            ("exactly one active", data.exactly_one_active(300, 3, rng=3))]
@@ -128,11 +129,13 @@ for k, (title, pts) in enumerate(samples):
     l = data.nonzero_counts(pts)
     for j in range(4):
         ax.scatter(*pts[l == j].T, s=4, color=colors[j], label=f"$Q_{j}$")
-    ax.set_xlabel("$x_1$"), ax.set_ylabel("$x_2$"), ax.set_zlabel("$x_3$")
+    ax.set_xlabel("$x_1$"), ax.set_ylabel("$x_2$")
+    ax.zaxis.set_rotate_label(False)
+    ax.set_zlabel("$x_3$", rotation=0)
     ax.set_title(title)
     ax.view_init(elev=20, azim=35)
-fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="upper center", ncol=4,
-           bbox_to_anchor=(0.5, 0.04), frameon=False)
+fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4,
+           frameon=False)
 plt.show()
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The probability $P(x\\in Q_\\ell)$ that exactly $\\ell$ of $D=20$ features are non-zero, a binomial law, for three sparsities.", "name": "fig-ch2-skeleton-law"}, "image": {"alt": "Three bell-shaped point curves over l from 0 to 20: centred near 10 for S = 0.5, near 4 for S = 0.8 and near 1 for S = 0.95."}}
@@ -841,7 +844,7 @@ fields = {name: np.array([flows.FLOWS[name](np.array([[u, v]]), Λ2)[0]
           for name in ("notes", "exact")}
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Streamlines of the notes' flow (22) (top) and of the exact tied gradient flow (bottom) for $d=1$, $\\Lambda=\\operatorname{diag}(2,1)$, coloured by $\\log_{10}$ of the speed. Every point of the unit circle (solid) is fixed for (22); the exact flow has only the two attracting fixed points $\\pm e_1$ (dots).", "name": "fig-ch2-phase-portrait"}, "image": {"alt": "Two square phase portraits, one above the other. In the first, streamlines run radially into the unit circle from inside and outside; in the second they also swirl along the circle towards the two dots at (1, 0) and (-1, 0)."}}
-fig, axes = plt.subplots(2, 1, figsize=(4.8, 8.4), sharex=True)
+fig, axes = plt.subplots(2, 1, figsize=(4.8, 8.4), sharex=True, layout="constrained")
 θ = np.linspace(0, 2 * np.pi, 200)
 for ax, name in zip(axes, ["notes", "exact"]):
     F = fields[name]
@@ -1043,7 +1046,7 @@ assert np.all(np.diff(sgd_like["sgd"][1]) < 0)
 assert -0.7 < sgd_like["sgd"][3] < -0.3  # ‖WᵀW − P‖ ∝ 1/√B
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Minibatch training of the tied model on fresh batches, averaged over the trained models: the population loss above its minimum (top) and the distance $\\lVert W^\\top W-P\\rVert$ to where the flow ends (bottom), against the batch size $B$. Dashed: the slopes $1/B$ and $1/\\sqrt B$.", "name": "fig-ch2-minibatch"}, "image": {"alt": "Two log-log plots, one above the other, against batch size from 4 to 1024: the SGD points fall along the dashed reference lines, the Adam points fall more slowly."}}
-fig, axes = plt.subplots(2, 1, figsize=(4.8, 6.4), sharex=True)
+fig, axes = plt.subplots(2, 1, figsize=(4.8, 6.4), sharex=True, layout="constrained")
 for opt, (excess, dist, *_) in sgd_like.items():
     axes[0].loglog(batch_sizes, excess, "o-", label=f"{opt} (lr {η if opt == 'sgd' else 3e-3:g})")
     axes[1].loglog(batch_sizes, dist, "o-", label=opt)
