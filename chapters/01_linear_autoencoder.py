@@ -412,8 +412,14 @@ for cp in points:
 # of these six index sets, and the same loss.
 
 # %%
-listed = {cp.label for cp in points}
-assert labels["gaussian"] <= listed
+listed = {cp.label: cp for cp in points}
+for name, Σ_f, A, B in full:  # each solver point is the listed point of its index set
+    if name != "gaussian":
+        continue
+    λ_f, U_f = linear.eigh_desc(Σ_f)
+    cp = listed[linear.label(tuple(np.flatnonzero(np.round(np.diag(U_f.T @ A @ B @ U_f)))))]
+    assert np.allclose(A @ B, cp.A @ cp.B, atol=1e-9)
+    assert np.isclose(linear.loss(A, B, Σ_f), cp.level, rtol=1e-10)
 print(f"found by the solver: {len(labels['gaussian'])} of the {len(listed)} index sets")
 
 # %% [markdown]
@@ -831,8 +837,14 @@ for φ in np.linspace(0, np.pi, 5):
     A_saddle = np.stack([v, Q[:, 2]], axis=1)
     assert linear.relative_gradient_norm(A_saddle, A_saddle.T, Σ_top) < 1e-12
     assert np.linalg.eigvalsh(hessian.hessian(A_saddle, A_saddle.T, Σ_top)).min() < 0
-    A_min = np.stack([v, w], axis=1)
-    assert np.allclose(A_min @ A_min.T, Q[:, :2] @ Q[:, :2].T, atol=1e-12)
+    A_min = np.stack([v, w], axis=1)  # a minimiser: critical, at the minimum level, H ⪰ 0
+    assert linear.relative_gradient_norm(A_min, A_min.T, Σ_top) < 1e-12
+    assert np.isclose(linear.loss(A_min, A_min.T, Σ_top), λ_top[2:].sum(), rtol=1e-12)
+    assert np.linalg.eigvalsh(hessian.hessian(A_min, A_min.T, Σ_top)).min() > -1e-9
+    AB_min = A_min @ A_min.T
+    if φ == 0:
+        AB_first = AB_min
+    assert np.allclose(AB_min, AB_first, atol=1e-12)  # the same projection for every φ
 print("λ_1 = λ_2 > λ_3: a circle of saddles, but a single minimising projection")
 
 # %% [markdown]

@@ -40,7 +40,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
 
-from toymodels import flows
+from toymodels import basins, flows
+from toymodels import exact_training as et
 from toymodels import geometry as geo
 from toymodels import plots
 from toymodels import relu_loss as rl
@@ -244,8 +245,9 @@ for S, row in zip(S_tab, mass, strict=True):
 # $P_2\sim\binom D2(1-S)^2$ and $P_1\sim D(1-S)$. So the mass off the 1-sparse skeleton is
 # negligible only when $D(1-S)\ll1$: when the *expected number of active features* is
 # small. A fixed $S$ is not enough. At $S=0.99$ the share is 0.5% for $D=2$ and 69% for
-# $D=200$. Whether the *loss* off the skeleton is negligible is a separate question, answered
-# below.
+# $D=200$. The asymptotic form $(D-1)(1-S)/2$ is itself a good approximation only when
+# $D(1-S)\ll1$: for $D=200$, $S=0.99$ it gives 99.5%, while the exact share is 69%.
+# Whether the *loss* off the skeleton is negligible is a separate question, answered below.
 
 # %%
 def share(S, D):
@@ -253,6 +255,9 @@ def share(S, D):
 
 
 assert np.isclose(share(0.99, 2), 0.005, atol=5e-4) and np.isclose(share(0.99, 200), 0.69, atol=0.01)
+formula_200 = (200 - 1) * (1 - 0.99) / 2  # the asymptotic form, far outside D(1 − S) ≪ 1
+print(f"D = 200, S = 0.99: (D-1)(1-S)/2 = {formula_200:.1%}, exact share = {share(0.99, 200):.1%}")
+assert np.isclose(formula_200, 0.995) and share(0.99, 200) < formula_200 - 0.25
 p_grid = np.geomspace(1e-4, 0.5, 200)
 fig, ax = plt.subplots()
 for k in [2, 5, 20, 200]:
@@ -272,18 +277,20 @@ plt.show()
 # The mass alone does not give the error. The error of keeping only $Q_0\cup Q_1$ is
 # $\sum_{l\ge2}P_lL_l$, and $L_l$ grows with $l$ because there is more interference. We train
 # the Toy Models setting (5 features, 2 dimensions, $\omega_i=0.9^i$) across sparsities with
-# the book's batched trainer: all instances in one tensor, on the GPU when there is one. We
-# then measure the error of each trained model exactly for $l\le2$ and by conditional Monte
-# Carlo for $l\ge3$.
+# the book's batched trainer: all instances in one tensor, on the GPU when there is one. Each
+# sparsity gets **20 independent runs** (initialisation and data), because a single run can
+# end in different configurations (we count them below). We then measure the error of each
+# trained model exactly for $l\le2$ and by conditional Monte Carlo for $l\ge3$.
 
 # %%
 S_sweep = np.array([0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99])
-seeds = 2
+seeds = 20  # independent runs per sparsity, trained side by side in one call
 S_inst = np.repeat(S_sweep, seeds)
 ω5 = 0.9 ** np.arange(5)
 cfg5 = TrainConfig.sweep(S_inst, model="relu", n_features=5, n_hidden=2, importance=ω5,
                          batch_size=1024, steps=3000, lr=1e-2, schedule="cosine", seed=0)
 res5 = train(cfg5)
+shape5 = np.array([basins.polygon_label(W) for W in res5.W])  # "pentagon", "square", ...
 print(res5.W.shape, res5.b.shape)
 
 # %%
@@ -295,28 +302,39 @@ for k, S in enumerate(S_inst):
     err = dk.beyond_one_sparse  # Σ_{l≥2} P_l L_l
     sh = share(S, 5)
     lead = dk.P[2] * dk.L_exact[2] / (dk.P[1] * dk.L_exact[1] + dk.P[2] * dk.L_exact[2])
-    rows.append((S, err, err / dk.total, sh, dk.L_exact[2] / dk.L_exact[1], lead))
+    rows.append((S, err, err / dk.total, sh, dk.L_exact[2] / dk.L_exact[1], lead, k))
 rows = np.array(rows)
-print("   S    error      relative   share of l>=2   L_2/L_1")
-for S, err, rel, sh, ratio, _ in rows[::seeds]:
-    print(f"{S:5.2f}   {err:.1e}    {rel:5.0%}       {sh:5.1%}        {ratio:4.0f}")
+shape_r = shape5[rows[:, 6].astype(int)]
+print("   S   configuration  runs   relative error   share of l>=2   L_2/L_1 (min-max)")
+for S in S_sweep[S_sweep >= 0.5]:
+    for name in ("pentagon", "square"):
+        sel = (rows[:, 0] == S) & (shape_r == name)
+        if sel.any():
+            print(f"{S:5.2f}   {name:12s}  {sel.sum():3d}      {np.median(rows[sel, 2]):5.0%}"
+                  f"           {rows[sel, 3][0]:5.1%}        {rows[sel, 4].min():4.1f}-"
+                  f"{rows[sel, 4].max():4.1f}")
 hi = rows[:, 0] >= 0.9
-assert np.all(rows[:, 2] > rows[:, 3]) and np.all((rows[hi, 4] > 5) & (rows[hi, 4] < 25))
+pent_hi, square_hi = hi & (shape_r == "pentagon"), hi & (shape_r == "square")
+assert np.all(rows[:, 2] > rows[:, 3])  # every run: the error exceeds the mass share
+assert np.all((rows[pent_hi, 4] > 11) & (rows[pent_hi, 4] < 16))  # pentagons: 12-15
+assert np.all((rows[square_hi, 4] > 2) & (rows[square_hi, 4] < 4.5))  # squares: about 3
 assert np.all((rows[rows[:, 0] == 0.99, 2] > 0.1) & (rows[rows[:, 0] == 0.99, 2] < 0.4))
 assert np.allclose(rows[rows[:, 0] >= 0.95, 2], rows[rows[:, 0] >= 0.95, 5], rtol=0.25)
-shown = rows[::seeds]  # the rows printed above, which the text below quotes
 assert np.isclose(share(0.99, 5), 0.02, atol=1e-3)
-assert abs(shown[shown[:, 0] == 0.99, 2][0] - 0.25) < 0.05  # "about a quarter"
-assert np.all((shown[shown[:, 0] >= 0.9, 4] >= 11.5) & (shown[shown[:, 0] >= 0.9, 4] < 15.5))
+quarter = np.median(rows[(rows[:, 0] == 0.99) & (shape_r == "pentagon"), 2])
+assert abs(quarter - 0.25) < 0.05  # "about a quarter"
 
 # %% [markdown]
 # This answers the notes' question, and the answer is less comfortable than the mass
 # suggests. At $S=0.99$ only 2% of the non-zero inputs have two active features, yet they
-# carry 10–40% of the loss (about a quarter here). The reason is the
+# carry 10–40% of the loss (about a quarter in every run here). The reason is the
 # column $L_2/L_1$. A model in superposition is tuned to be almost perfect on single
 # features: the bias cuts the interference of the neighbours. It fails when two features
-# arrive together, so $L_2$ is more than 5 times $L_1$ (here 12 to 15 for $S\ge0.9$). To leading
-# order the relative error is $P_2L_2/(P_1L_1+P_2L_2)$, the last assert above. It becomes
+# arrive together. How much depends on the configuration training ends in: a pentagon loses
+# 12 to 15 times as much on two-feature inputs as on one-feature inputs (every pentagon at
+# $S\ge0.9$), while the square with a dropped feature, which some runs end in at
+# $S=0.9$–$0.95$, loses only about 3 times as much. To leading
+# order the relative error is $P_2L_2/(P_1L_1+P_2L_2)$ (`lead`, asserted above). It becomes
 # small only when $\frac{(D-1)(1-S)}{2}\cdot\frac{L_2}{L_1}\ll1$, which is much sparser than
 # $D(1-S)\ll1$.
 #
@@ -324,7 +342,8 @@ assert np.all((shown[shown[:, 0] >= 0.9, 4] >= 11.5) & (shown[shown[:, 0] >= 0.9
 # ### Minimisers of the 1-sparse loss against minimisers of the full loss
 #
 # The 1-sparse loss $P_0L_0+P_1L_1$ is exact and smooth enough to minimise directly.
-# `rl.minimize_restricted_loss` runs Adam on the closed form.
+# `et.minimize_exact` runs Adam on the closed form for a batch of starts, then Newton's method
+# with the exact Hessian until the gradient norm is below $10^{-10}$.
 #
 # ```{prf:proposition} The 1-sparse minimiser does not depend on $S$
 # :label: prop-one-sparse-S
@@ -343,15 +362,43 @@ assert np.all((shown[shown[:, 0] >= 0.9, 4] >= 11.5) & (shown[shown[:, 0] >= 0.9
 # The full-loss minimiser does move with $S$. We compare them:
 
 # %%
-W1, b1, L1min = rl.minimize_restricted_loss(2, 5, ω5, 0.99, l_max=1, n_restarts=3,
-                                            steps=1500, lr=0.02, seed=0)
-best = int(np.argmin(L1min))
-W1s, b1s = W1[best], b1[best]
+W_start, b_start = et.random_init(3, 2, 5, seed=0)
+rand = et.minimize_exact(W_start, b_start, ω5, 0.99, l_max=1, steps=1500, lr=0.02)
+print("three random restarts:", [basins.polygon_label(W) for W in rand.W],
+      f"losses differ by {rand.loss.max() / rand.loss.min() - 1:.2%}")
+assert np.all(rand.converged) and np.all(rand.hessian_eigenvalues[:, 1] > 0)
+
+# %% [markdown]
+# The three restarts all end in a regular pentagon, with gradients below $10^{-10}$ and a
+# Hessian that is positive apart from the one zero eigenvalue of the rotation: three strict
+# local minima, yet with losses a few tenths of a percent apart. With unequal importance the
+# pentagon is not one configuration but $(5-1)!/2=12$: the order in which the features go
+# round it (up to rotation and reflection). Each order is a separate local minimum. So we
+# polish all twelve orders with Newton's method and take the lowest:
+
+# %%
+import itertools
+
+cyclic = [(0, *q) for q in itertools.permutations(range(1, 5)) if q[0] < q[-1]]
+W_ord = np.zeros((len(cyclic), 2, 5))
+for j, order in enumerate(cyclic):
+    angle = 2 * np.pi * np.arange(5) / 5
+    W_ord[j][:, list(order)] = 1.17 * np.stack([np.cos(angle), np.sin(angle)])
+one_sparse = et.minimize_exact(W_ord, np.full((len(cyclic), 5), -0.28), ω5, 0.99, l_max=1,
+                               steps=0)
+assert np.all(one_sparse.converged) and np.all(one_sparse.hessian_eigenvalues[:, 1] > 0)
+spread = one_sparse.loss.max() / one_sparse.loss.min() - 1
+best = int(np.argmin(one_sparse.loss))
+W1s, b1s = one_sparse.W[best], one_sparse.b[best]
 poly1 = geo.polygon(W1s)
+print(f"12 cyclic orders: 12 strict local minima, losses spread {spread:.2%}; the best order "
+      f"{cyclic[best]}")
 print(f"1-sparse minimiser: a {poly1.k}-gon, norms {np.round(geo.feature_norms(W1s), 2)}, "
       f"b {np.round(b1s, 2)}")
 assert poly1.k == 5 and poly1.regular and np.all(b1s < 0)
 assert np.allclose(geo.feature_norms(W1s), 1.17, atol=0.02) and np.allclose(b1s, -0.28, atol=0.02)
+assert rand.loss.min() >= one_sparse.loss.min() * (1 - 1e-12)  # no restart beats the best order
+assert np.isclose(rand.loss[:, None], one_sparse.loss[None], rtol=1e-9).any(1).all()
 
 # %%
 print("   S    full loss of: trained model   1-sparse minimiser   gap    |b| trained  |b| 1-sparse")
@@ -366,7 +413,7 @@ for S in (0.9, 0.95, 0.99):
     print(f"{S:5.2f}   {min(full_tr):.3e}                  {full_1:.3e}          {gaps[S]:5.1%}"
           f"     {np.abs(res5.b[k]).mean():.2f}         {np.abs(b1s).mean():.2f}")
 assert gaps[0.99] < 0.03 and gaps[0.9] > gaps[0.99] and 0.01 < gaps[0.9] < 0.06
-b_trained = [np.abs(res5.b[S_inst == S]).mean() for S in (0.9, 0.95, 0.99)]
+b_trained = [np.abs(res5.b[(S_inst == S) & (shape5 == "pentagon")]).mean() for S in (0.9, 0.95, 0.99)]
 assert np.all(np.diff(b_trained) > 0) and abs(b_trained[-1] - np.abs(b1s).mean()) < 0.03
 
 # %% [markdown]
@@ -386,9 +433,13 @@ assert np.all(np.diff(b_trained) > 0) and abs(b_trained[-1] - np.abs(b1s).mean()
 # dimensions and the rest are dropped, with bias $\approx E[x_i]=1/2$. As $S$ grows, the
 # model first packs four features as two antipodal pairs, then all five as a pentagon with a
 # negative bias. The bias cuts the small positive interference of the neighbours at $72°$.
+# This sequence is the *most common* outcome at each sparsity, not the only one: the figures
+# show, for each $S$, the first of the 20 runs that ended in the most common configuration,
+# and the table after them counts all 20.
 
 # %% tags=["hide-input"]
-show = [k * seeds for k in range(len(S_sweep))]
+modal = {S: basins.basin_probabilities(shape5[S_inst == S]) for S in S_sweep}
+show = [int(np.flatnonzero((S_inst == S) & (shape5 == next(iter(modal[S]))))[0]) for S in S_sweep]
 plots.feature_polygons(res5.W[show], [f"S = {S:g}" for S in S_sweep], ncols=9, size=1.3)
 plt.show()
 
@@ -400,25 +451,55 @@ plt.show()
 # Top: $W^\top W$, with the bias as a last column separated by a gap (red positive, blue
 # negative). Bottom: the norms $\lVert w_i\rVert$, coloured by the interference
 # $\sum_{j\ne i}(\hat w_i\cdot w_j)^2$. Dark means the feature has a dimension to itself;
-# bright means it shares it. Checked over **both** seeds:
+# bright means it shares it. Over all 20 runs per sparsity, the configurations and their
+# frequencies, with 95% Wilson intervals (a run's configuration is a random variable: its
+# initialisation and its data decide which basin it ends in):
 
 # %%
-polys = [geo.polygon(W) for W in res5.W]
+print("   S    configurations: runs out of 20 [95% interval]")
+for S in S_sweep:
+    print(f"{S:5.2f}   " + ";  ".join(f"{e.label} {e.count} [{e.lo:.2f}, {e.hi:.2f}]"
+                                       for e in modal[S].values()))
 norms5 = geo.feature_norms(res5.W)
+count = {(S, name): np.sum((S_inst == S) & (shape5 == name)) for S in S_sweep
+         for name in ("orthogonal pair", "square", "pentagon")}
 for k, S in enumerate(S_inst):
-    P = polys[k]
-    if S == 0:  # PCA-like: features 0 and 1 orthogonal, the rest dropped, bias ≈ mean
-        assert P.k == 2 and set(P.order) == {0, 1} and abs(min(P.gaps_deg) - 90) < 5
-        assert np.allclose(res5.b[k, 2:], 0.5, atol=0.12)
-    if S in (0.7, 0.8):  # two antipodal pairs
-        assert P.k == 4 and P.regular
-        assert np.allclose(geo.feature_dimensionality(res5.W[k])[norms5[k] > 0.5], 0.5, atol=0.02)
-    if S >= 0.95:  # a regular pentagon, negative bias
-        assert P.k == 5 and P.regular and np.all(norms5[k] > 0.8) and np.all(res5.b[k] < 0)
+    if S == 0 and shape5[k] == "orthogonal pair":  # PCA-like: features 0 and 1, bias ≈ mean
+        assert set(geo.polygon(res5.W[k]).order) == {0, 1}
+        dropped = norms5[k] < 0.1  # most runs have dropped features 2-4; some are still dropping
+        assert np.allclose(res5.b[k, dropped], 0.5, atol=0.08)
+    if shape5[k] == "square":  # two antipodal pairs, D_i ≈ 1/2 (a fifth feature not yet
+        # dropped, norm 0.2-0.4, and unequal norms move D_i by up to 0.08)
+        assert np.allclose(geo.feature_dimensionality(res5.W[k])[norms5[k] > 0.5], 0.5, atol=0.1)
+    if shape5[k] == "pentagon" and S >= 0.9:  # negative bias, D_i = 2/5
+        assert np.all(norms5[k] > 0.8) and np.all(res5.b[k] < 0)
         assert np.allclose(geo.feature_dimensionality(res5.W[k]), 0.4, atol=0.03)
-print("pentagon gaps at S = 0.99 (degrees):", np.round(polys[-1].gaps_deg, 0))
+assert count[0.0, "orthogonal pair"] >= 14  # PCA-like in most runs (19 of 20 here)
+assert count[0.7, "square"] >= 8 and count[0.8, "square"] >= 8  # the commonest at 0.7, 0.8
+assert count[0.95, "pentagon"] >= 12 and min(count[S, "pentagon"] for S in (0.97, 0.99)) >= 17
+assert count[0.9, "square"] + count[0.95, "square"] >= 1  # the square survives to S ≥ 0.9
+print("pentagon gaps at S = 0.99 (degrees):", np.round(geo.polygon(res5.W[show[-1]]).gaps_deg, 0))
 
 # %% [markdown]
+# So the progression of the Toy Models figure is a statement about probabilities. At
+# $S=0.5$–$0.7$ most runs end in two antipodal pairs, but some keep three features in an
+# irregular triangle. At $S=0$ a few runs are still dropping a feature after 3000 steps. At $S=0.8$–$0.95$
+# the square with one dropped feature and the pentagon compete. Only from $S=0.97$ did every
+# run here end in the pentagon. The square that survives at $S\ge0.9$ is not a slow run: polished
+# on the exact loss on $Q_0\cup Q_1\cup Q_2$ with Newton's method, it stays a square, with a
+# positive semi-definite Hessian. It is a genuine local minimum, well above the pentagon:
+
+# %%
+S_sq = 0.9 if count[0.9, "square"] else 0.95  # a sparsity where both configurations occur
+pair = [int(np.flatnonzero((S_inst == S_sq) & (shape5 == name))[0]) for name in ("square", "pentagon")]
+polished = et.minimize_exact(res5.W[pair], res5.b[pair], ω5, S_sq, l_max=2, steps=0)
+labels_pol = [basins.polygon_label(W) for W in polished.W]
+ratio_sq = polished.loss[labels_pol.index("square")] / polished.loss[labels_pol.index("pentagon")]
+print(f"S = {S_sq}, polished: {labels_pol}, exact loss on l <= 2: {np.round(polished.loss, 5)}; "
+      f"square / pentagon = {ratio_sq:.2f}")
+assert sorted(labels_pol) == ["pentagon", "square"] and np.all(polished.converged)
+assert np.all(polished.hessian_eigenvalues[:, 0] > -1e-9) and 1.3 < ratio_sq < 2.2
+
 # (sec-ch3-phase)=
 # ## Two features in one dimension: the phase diagram
 #
@@ -506,6 +587,11 @@ print(f"cells where training disagrees: {np.sum(predicted != learned)}, "
       f"of which {other_basin:.0%} sit at the loss of another candidate")
 assert agree > 0.75 and ratio_to_best.min() > 1 / 1.12 and found.mean() > 0.8
 assert other_basin > 0.5
+single = geo.two_in_one_phase(res21.W[:, 0, :]) == np.tile(predicted, 2)  # every run alone
+lo, hi = basins.wilson_interval(int(single.sum()), single.size)
+print(f"one run alone lands in the closed-form phase with probability {single.mean():.2f} "
+      f"[{lo:.2f}, {hi:.2f}] (95% Wilson interval, {single.size} runs)")
+assert lo > 0.6
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True)
@@ -528,7 +614,10 @@ fig.legend(handles=handles, loc="upper center", ncol=4, fontsize=8, bbox_to_anch
 plt.show()
 
 # %% [markdown]
-# The dashed line is {eq}`eq-phase-boundary`. Where the trained map disagrees with the closed
+# The dashed line is {eq}`eq-phase-boundary`. The asserted thresholds leave a wide margin:
+# training the grid again with the seeds 1 to 10 gave agreement at 89–94% of the cells, a
+# loss within 5% of a candidate at 93–96%, and every disagreeing cell at another candidate's
+# loss. Where the trained map disagrees with the closed
 # form, training mostly stopped in the other basin. Its exact loss then equals the loss of
 # another candidate, a local minimum. If the two weights start with the same sign, the model
 # has to push one of them through zero to become antipodal. The three closed-form candidates
@@ -561,7 +650,10 @@ plt.show()
 # ```
 #
 # A digon (an antipodal pair) has $D_i=1/2$, a triangle $2/3$, a tetrahedron $3/4$, a
-# pentagon $2/5$, and a square antiprism $3/8$. `geo.feature_groups` finds the groups in a
+# pentagon $2/5$, and a *tight* square antiprism $3/8$ (the one whose two squares sit at
+# heights $\pm1/\sqrt3$). The antiprism that solves the Thomson problem for $N=8$ has other
+# proportions and is not a tight frame; its $D_i\approx0.3744$ are close to $3/8$ but not equal
+# (checked in the Thomson section). `geo.feature_groups` finds the groups in a
 # trained model: features are linked when $|\hat w_i\cdot\hat w_j|>0.3$. We train 200
 # features into 20 dimensions at 8 sparsities, in one batched run.
 
@@ -720,8 +812,9 @@ assert all(table[N]["kept"] == N for N in Ns)  # the best restart keeps every fe
 for N in (7, 10, 11):  # another configuration; at N = 7, 11 with a larger minimal angle
     assert table[N]["dist"] > 0.1
     assert N == 10 or table[N]["ang"] > table[N]["ang_T"]
-for N in (8, 9):  # the same type as Thomson, other proportions
-    assert table[N]["dist"] < 0.1 and table[N]["E"] / table[N]["E_T"] - 1 < 2e-3
+assert table[8]["dist"] < 0.1  # N = 8: the same type as Thomson, other proportions
+for N in (8, 9):  # energies within 0.2%; at N = 9 the type depends on the run (see below)
+    assert table[N]["E"] / table[N]["E_T"] - 1 < 2e-3
 for N in range(7, 13):  # norms above 1 and a negative bias beyond 2m features
     assert table[N]["nmin"] > 1.05 and table[N]["b"] < -0.1
 assert 1.25 < table[12]["nmax"] < 1.4
@@ -732,8 +825,14 @@ assert 1.25 < table[12]["nmax"] < 1.4
 #
 # **It holds** at $N=6$ and $N=12$. There the learned unit directions *are* the Thomson
 # configurations, the octahedron and the icosahedron, to within 0.02 in aligned distance.
-# It holds approximately at $N=8,9$: the same combinatorial type with slightly different
-# proportions, and energies within 0.2%.
+# It holds approximately at $N=8$: the same combinatorial type with slightly different
+# proportions, and an energy within 0.2%. At $N=9$ the energy is also within 0.2%, but the
+# *type* depends on the run. In this run the best of the four restarts is the Thomson type.
+# With the training seed 1 it is a configuration of another type (aligned distance 0.2 from
+# Thomson's), also within 0.2% of the Thomson energy, and the low-order loss
+# $P_1L_1+P_2L_2$ barely separates the two.
+# Training cannot tell such configurations apart reliably, so the book makes no claim
+# about which type the model prefers at $N=9$; the table's distance for $N=9$ is not asserted.
 #
 # **It breaks** in three ways.
 #
@@ -785,8 +884,10 @@ assert np.isclose(rl.loss_L2(bipyramid, np.zeros(5), 1, 0.99), 17 / 240)
 #    together with a negative bias, which buys the cut-off in 1. Coulomb points have neither
 #    freedom.
 #
-# Equal-norm tight frames are the minimisers of the frame potential
-# $\sum_{i,j}\langle w_i,w_j\rangle^2$ over unit vectors. That potential is the interference
+# When $N\ge d$, equal-norm tight frames are the minimisers of the frame potential
+# $\sum_{i,j}\langle w_i,w_j\rangle^2$ over $N$ unit vectors in $\mathbb R^d$, with minimum
+# $N^2/d$ (for $N<d$ the minimisers are the orthonormal sets, with potential $N$, and no
+# tight frame of $\mathbb R^d$ exists). That potential is the interference
 # term of the energy (28′): with $\lambda=1$ and $\lvert w_i\rvert=1$, $E$ equals half the
 # frame potential minus $N/2$. The Thomson configurations for $N=4,6,12$ are tight frames
 # (defect 0). The learned ones for $N=4,5$ are far from tight (defect $>0.4$), because the
@@ -800,8 +901,21 @@ assert table[6]["tf"] < 0.02 and table[12]["tf"] < 0.02
 assert all(table[N]["tf_T"] < 1e-6 for N in (4, 6, 12))  # Thomson: tight frames
 unit = thomson[4].X.T  # unit norms: the interference term of (28′) is FP/2 − N/2
 assert np.isclose(flows.energy_notes(unit), geo.frame_potential(unit) / 2 - 4 / 2)
-assert min(table[4]["tf"], table[5]["tf"]) > 0.4 and thomson[4].X is not None
+assert min(table[4]["tf"], table[5]["tf"]) > 0.4
+assert np.allclose(digon_plus @ digon_plus.T, np.diag([2.0, 1.0, 1.0]))  # not ∝ I
 assert geo.is_equal_norm_tight_frame(thomson[4].X.T, tol=1e-6)
+assert np.isclose(geo.frame_potential(thomson[4].X.T), 4**2 / 3)  # the minimum N²/d
+assert np.isclose(geo.frame_potential(np.eye(3)[:, :2]), 2)  # N < d: orthonormal, FP = N
+# the 3/8 of a square antiprism needs the tight one; Thomson's N = 8 antiprism is not tight
+θ8 = np.pi * np.arange(8) / 4
+tight_anti = np.stack([np.sqrt(2 / 3) * np.cos(θ8), np.sqrt(2 / 3) * np.sin(θ8),
+                       (-1.0) ** np.arange(8) / np.sqrt(3)])
+D_thomson8 = geo.feature_dimensionality(thomson[8].X.T)
+print(f"square antiprism: tight D_i = {geo.feature_dimensionality(tight_anti).mean():.4f}, "
+      f"Thomson N = 8 D_i in [{D_thomson8.min():.4f}, {D_thomson8.max():.4f}]")
+assert geo.is_equal_norm_tight_frame(tight_anti) and np.allclose(geo.feature_dimensionality(tight_anti), 3 / 8)
+assert not geo.is_equal_norm_tight_frame(thomson[8].X.T) and geo.tight_frame_defect(thomson[8].X.T) > 0.05
+assert 1e-4 < np.abs(D_thomson8 - 3 / 8).min() and np.abs(D_thomson8 - 3 / 8).max() < 0.005
 
 # %% tags=["hide-input"]
 fig = plt.figure(figsize=(8, 3))
@@ -895,20 +1009,23 @@ if tm.widgets_live():
 #   remaining tail needs only conditional Monte Carlo, and the combined estimator has a
 #   standard error less than half that of plain Monte Carlo.
 # - **The open question, answered.** The share of non-zero inputs with two or more active
-#   features is about $(D-1)(1-S)/2$. A trained model in superposition, however, pays 12–15
-#   times more on two-feature inputs than on single ones. So the 1-sparse loss misses about a
+#   features is about $(D-1)(1-S)/2$ when $D(1-S)\ll1$ (and much less than that formula
+#   otherwise). A trained model in superposition, however, pays more on two-feature inputs
+#   than on single ones: 12–15 times more for the pentagon, about 3 times for the square
+#   local minimum. So the 1-sparse loss misses about a
 #   quarter of the loss of the 5→2 model even at $S=0.99$, where only 2% of the non-zero
 #   inputs have two active features. The approximation needs
 #   $\tfrac{(D-1)(1-S)}{2}\cdot L_2/L_1\ll1$. Under a mild condition ($b^*\le0$), the minimiser of the
 #   1-sparse loss does not depend on $S$ ({prf:ref}`prop-one-sparse-S`). It is the $S\to1$
 #   limit of the trained models.
 # - The Toy Models results come out of the book's code: the 5→2 progression from PCA-like to
-#   antipodal pairs to a pentagon; the 2→1 phase diagram with the closed-form boundary
+#   antipodal pairs to a pentagon, as the most common outcome of 20 runs per sparsity (at
+#   $S=0.8$–$0.95$ the square and the pentagon are both found, with the frequencies tabulated); the 2→1 phase diagram with the closed-form boundary
 #   {eq}`eq-phase-boundary` (where training disagrees, it has mostly stopped in another
 #   candidate's basin); dimensions per feature sticking at $1/2$, with digons and pentagons as tegum
 #   factors ({prf:ref}`prop-tegum`).
 # - **Thomson.** The solver reproduces the published minima for $N=2,\dots,12$. The ReLU model
-#   matches Thomson at $N=6,12$ and approximately at $N=8,9$. It departs at $N=4,5$ (antipodal
+#   matches Thomson at $N=6,12$ and approximately at $N=8$ (at $N=9$ the type depends on the run). It departs at $N=4,5$ (antipodal
 #   pairs beat the tetrahedron and the bipyramid on $L_2$: $1/18<5/81$ and $1/15<17/240$) and
 #   at $N=7,10,11$ (a short-range potential, with larger minimal angles at $N=7,11$).
 # - **Where the notes need correcting or completing.** (i) The sign of the bias is a

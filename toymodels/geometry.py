@@ -10,7 +10,8 @@ Models paper {cite}`elhage2022superposition`:
 
 plus frame theory: ``W`` is a *tight frame* of ``ℝ^d`` when ``WWᵀ = (‖W‖_F²/d) I``, and the
 frame potential ``Σ_{i,j} ⟨w_i, w_j⟩²`` — the interference term of the energy (28′) —
-is minimised over unit vectors exactly by the equal-norm tight frames.
+is minimised over ``N ≥ d`` unit vectors exactly by the equal-norm tight frames (minimum
+``N²/d``; for ``N < d`` the minimisers are the orthonormal sets, with potential ``N``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,86 @@
+"""Tests of toymodels.exact_training: the exact loss, its derivatives and the minimiser."""
+
+import numpy as np
+import pytest
+
+from toymodels import exact_training as et
+from toymodels import relu_loss as rl
+
+ω5 = 0.9 ** np.arange(5)
+
+
+@pytest.mark.parametrize("l_max", [1, 2])
+@pytest.mark.parametrize("S", [0.5, 0.9, np.linspace(0.3, 0.95, 5)])
+def test_exact_loss_matches_relu_loss(l_max, S):
+    W, b = et.random_init(4, 2, 5, seed=3)
+    b = b + np.random.default_rng(0).normal(scale=0.2, size=b.shape)
+    got = et.exact_loss(W, b, ω5, S, l_max=l_max)
+    ref = rl.restricted_loss(W, b, ω5, S, l_max=l_max)
+    assert np.allclose(got, ref, rtol=1e-12, atol=1e-15)
+
+
+def test_gradient_and_hessian_against_finite_differences():
+    W, b = et.random_init(2, 2, 4, seed=1)
+    b = b - 0.1
+    L, g, H = et.exact_loss_grad_hessian(W, b, 1.0, 0.8, l_max=2)
+    x = np.concatenate([W.reshape(2, -1), b], axis=1)
+    h = 1e-6
+    for j in range(x.shape[1]):
+        e = np.zeros_like(x)
+        e[:, j] = h
+        up, dn = x + e, x - e
+        Lu = et.exact_loss(up[:, :8].reshape(2, 2, 4), up[:, 8:], 1.0, 0.8)
+        Ld = et.exact_loss(dn[:, :8].reshape(2, 2, 4), dn[:, 8:], 1.0, 0.8)
+        assert np.allclose((Lu - Ld) / (2 * h), g[:, j], atol=1e-7 * max(1, np.abs(g).max()))
+    assert np.allclose(H, np.swapaxes(H, 1, 2))
+    assert np.allclose(L, et.exact_loss(W, b, 1.0, 0.8))
+
+
+def test_minimize_reaches_certified_minima_deterministically():
+    θ = 2 * np.pi * np.arange(5) / 5
+    pent = 1.1 * np.stack([np.cos(θ), np.sin(θ)])
+    W0 = pent + 0.05 * np.random.default_rng(0).normal(size=(4, 2, 5))  # near a pentagon
+    b0 = np.full((4, 5), -0.2)
+    r1 = et.minimize_exact(W0, b0, ω5, 0.95, l_max=2, steps=20, lr=0.01)
+    r2 = et.minimize_exact(W0, b0, ω5, 0.95, l_max=2, steps=20, lr=0.01)
+    assert np.array_equal(r1.W, r2.W) and np.array_equal(r1.loss, r2.loss)
+    assert np.all(r1.converged) and np.all(r1.grad_norm < 1e-10)
+    assert np.all(r1.hessian_eigenvalues[:, 0] > -1e-8)  # minima, not saddles
+    # the rotation W -> RW leaves the loss unchanged: a zero eigenvalue
+    assert np.all(np.abs(r1.hessian_eigenvalues).min(1) < 1e-8)
+    assert np.all(r1.loss <= et.exact_loss(W0, b0, ω5, 0.95) + 1e-15)
+    assert r1.history.shape[1] == 4
+
+
+def test_newton_only_polishes_a_regular_pentagon():
+    θ = 2 * np.pi * np.arange(5) / 5
+    W0 = 1.17 * np.stack([np.cos(θ), np.sin(θ)])[None]
+    r = et.minimize_exact(W0, np.full((1, 5), -0.28), 1.0, 0.99, l_max=1, steps=0)
+    assert r.converged[0] and r.history.shape == (0, 1)
+    assert np.allclose(np.linalg.norm(r.W[0], axis=0), np.linalg.norm(r.W[0, :, 0]), rtol=1e-8)
+
+
+def test_random_init_shapes_and_scale():
+    W, b = et.random_init(2000, 2, 5, seed=4)
+    assert W.shape == (2000, 2, 5) and b.shape == (2000, 5) and not b.any()
+    assert np.isclose(W.std(), np.sqrt(2 / 7), rtol=0.05)
+    assert np.array_equal(W, et.random_init(2000, 2, 5, seed=4)[0])
+
+
+@pytest.mark.parametrize("call,exc", [
+    (lambda: et.exact_loss(np.zeros((2, 5)), np.zeros((1, 5)), 1.0, 0.9), ValueError),
+    (lambda: et.exact_loss(np.zeros((1, 2, 5)), np.zeros((1, 4)), 1.0, 0.9), ValueError),
+    (lambda: et.exact_loss(np.zeros((1, 2, 5)), np.zeros((1, 5)), 1.0, 1.5), ValueError),
+    (lambda: et.exact_loss(np.zeros((1, 2, 5)), np.zeros((1, 5)), -1.0, 0.5), ValueError),
+    (lambda: et.exact_loss(np.zeros((1, 2, 5)), np.zeros((1, 5)), 1.0, 0.5, l_max=3), ValueError),
+    (lambda: et.exact_loss(np.full((1, 2, 5), np.nan), np.zeros((1, 5)), 1.0, 0.5), ValueError),
+    (lambda: et.minimize_exact(np.zeros((1, 2, 5)), np.zeros((1, 5)), 1.0, 0.5, lr=-1), ValueError),
+    (lambda: et.minimize_exact(np.zeros((1, 2, 5)), np.zeros((1, 5)), 1.0, 0.5, steps=1.5),
+     TypeError),
+    (lambda: et.random_init(0, 2, 5), ValueError),
+    (lambda: et.random_init(10**7, 2, 5), ValueError),
+    (lambda: et.random_init(3, 2, 5, scale=-1.0), ValueError),
+])
+def test_bad_input(call, exc):
+    with pytest.raises(exc):
+        call()
