@@ -949,7 +949,7 @@ print(f"{'':5s} {'scale':>6s}  steps near {L_origin:g} / {L_rank1:g}")
 for (opt, sc), (n0, n1) in near.items():
     print(f"{opt:5s} {sc:6.0e}  {n0:4d} / {n1:4d}")
 
-# %%
+# %% tags=["hide-input"]
 for i in (0, 1):  # i = 0: the origin, i = 1: the rank-1 saddle
     gd_near = [near["gd", sc][i] for sc in scales]
     adam_near = [near["adam", sc][i] for sc in scales]
@@ -1069,7 +1069,7 @@ plt.show()
 # $\log(1/\epsilon)$ and inversely proportional to $\mu\approx g$: halving the gap doubles
 # the plateau.
 
-# %%
+# %% tags=["hide-input"]
 worst_pct = 100 * np.abs(rows[:, 4] / pred - 1).max()
 assert worst_pct < 2
 glue("escape-worst-pct", np.ceil(10 * worst_pct) / 10)  # "within": rounded up

@@ -403,7 +403,7 @@ print("angles to the mean direction (degrees):", np.round(θ_mean, 2))
 print("principal angles between the two subspaces (degrees):", np.round(θ_between, 1))
 print(f"population loss: {pop_loss[0]:.5f}, {pop_loss[1]:.5f} (optimum {optimum:.5f})")
 
-# %%
+# %% tags=["hide-input"]
 assert θ_mean.max() < 2 and θ_between[0] < 2 and θ_between[-1] > 30
 excess_pct = 100 * (pop_loss / optimum - 1).max()
 assert excess_pct < 0.1
@@ -1038,7 +1038,7 @@ for opt, (excess, dist) in sgd_like.items():
     glue(f"{opt}-loss-slope", slope, 2)
     glue(f"{opt}-dist-slope", sgd_like[opt][3], 2)
 
-# %%
+# %% tags=["hide-input"]
 assert gd_excess < 1e-12 and gd_dist < 1e-6
 assert -1.3 < sgd_like["sgd"][2] < -0.7
 assert sgd_like["adam"][2] > sgd_like["sgd"][2] + 0.2
