@@ -343,7 +343,7 @@ for S in S_sweep[S_sweep >= 0.5]:
 # %% [markdown]
 # The checks behind the next paragraph:
 
-# %%
+# %% tags=["hide-input"]
 hi = rows[:, 0] >= 0.9
 pent_hi, square_hi = hi & (shape_r == "pentagon"), hi & (shape_r == "square")
 assert np.all(rows[:, 2] > rows[:, 3])  # every run: the error exceeds the mass share
@@ -463,7 +463,7 @@ for S in (0.9, 0.95, 0.99):
     print(f"{S:5.2f}  {min(full_tr):13.3e}  {full_1:13.3e}  {gaps[S]:5.1%}"
           f"  {np.abs(res5.b[k]).mean():11.2f}  {np.abs(b1s).mean():12.2f}")
 
-# %%
+# %% tags=["hide-input"]
 assert gaps[0.99] < 0.03 and gaps[0.9] > gaps[0.99] and 0.01 < gaps[0.9] < 0.06
 b_trained = [np.abs(res5.b[(S_inst == S) & (shape5 == "pentagon")]).mean() for S in (0.9, 0.95, 0.99)]
 assert np.all(np.diff(b_trained) > 0) and abs(b_trained[-1] - np.abs(b1s).mean()) < 0.03
@@ -522,7 +522,7 @@ for S in S_sweep:
 # %% [markdown]
 # The checks behind the description above and the paragraph below:
 
-# %%
+# %% tags=["hide-input"]
 norms5 = geo.feature_norms(res5.W)
 count = {(S, name): np.sum((S_inst == S) & (shape5 == name)) for S in S_sweep
          for name in ("orthogonal pair", "square", "pentagon")}
@@ -538,7 +538,7 @@ for k, S in enumerate(S_inst):
         assert np.all(norms5[k] > 0.8) and np.all(res5.b[k] < 0)
         assert np.allclose(geo.feature_dimensionality(res5.W[k]), 0.4, atol=0.03)
 
-# %%
+# %% tags=["hide-input"]
 assert count[0.0, "orthogonal pair"] >= 14  # PCA-like in most runs (19 of 20 here)
 assert count[0.7, "square"] >= 8 and count[0.8, "square"] >= 8  # the commonest at 0.7, 0.8
 assert count[0.95, "pentagon"] >= 12 and min(count[S, "pentagon"] for S in (0.97, 0.99)) >= 17
@@ -905,7 +905,7 @@ for N, row in table.items():
 # (`geo.aligned_distance`). "TF defect" is $\lVert WW^\top-cI\rVert_F/c$, which is zero
 # exactly for a tight frame.
 
-# %%
+# %% tags=["hide-input"]
 for N in (6, 12):  # the octahedron and the icosahedron: the same configuration
     assert table[N]["kept"] == N and table[N]["dist"] < 0.02
     assert abs(table[N]["E"] / table[N]["E_T"] - 1) < 1e-4
@@ -1012,7 +1012,7 @@ assert np.isclose(rl.loss_L2(bipyramid, np.zeros(5), 1, 0.99), 17 / 240)
 # therefore neither a Coulomb minimiser nor a tight frame in general. All three coincide only
 # for the highly symmetric $N=6$ and $N=12$.
 
-# %%
+# %% tags=["hide-input"]
 assert table[6]["tf"] < 0.02 and table[12]["tf"] < 0.02
 assert all(table[N]["tf_T"] < 1e-6 for N in (4, 6, 12))  # Thomson: tight frames
 unit = thomson[4].X.T  # unit norms: the interference term of (28′) is FP/2 − N/2
