@@ -365,9 +365,9 @@ glue("square-ratio", np.median(rows[square_hi, 4]), 2)
 # %% [markdown]
 # This answers the notes' question, and the answer is less comfortable than the mass
 # suggests. At $S=0.99$ only {glue:text}`share-099-5-pct:.0f`% of the non-zero inputs have two
-# active features, yet they carry between {glue:text}`rel-err-099-min:.0f`% and
-# {glue:text}`rel-err-099-max:.0f`% of the loss in the runs here, about a quarter (median
-# {glue:text}`rel-err-099-median:.0f`%). The reason is the
+# active features, yet they carry about a quarter of the loss (median
+# {glue:text}`rel-err-099-median:.0f`% over the runs here, extremes
+# {glue:text}`rel-err-099-min:.0f`% and {glue:text}`rel-err-099-max:.0f`%, to two digits). The reason is the
 # column $L_2/L_1$. A model in {index}`superposition` is tuned to be almost perfect on single
 # features: the bias cuts the interference of the neighbours. It fails when two features
 # arrive together. How much depends on the configuration training ends in: a pentagon loses
@@ -706,7 +706,10 @@ plt.show()
 #
 # $$D_i=\frac{\lVert w_i\rVert^2}{\sum_j(\hat w_i\cdot w_j)^2}.$$ (eq-feature-dim)
 #
-# ```{index} single: tegum product; single: tight frame
+# ```{index} single: tegum product
+# ```
+#
+# ```{index} single: tight frame
 # ```
 #
 # ```{prf:proposition} Tegum products of tight frames
