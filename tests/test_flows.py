@@ -181,9 +181,11 @@ def test_bad_inputs_are_refused():
 def test_hidden_lyapunov_never_increases_along_the_tied_flows(dD, seed, flow):
     W0, Σ = _random(*dD, seed)
     Σ = Σ / np.linalg.eigvalsh(Σ).max()
-    traj = flows.integrate_tied(W0, Σ, 5.0, flow=flow, n_eval=30)
+    rtol = 1e-9
+    traj = flows.integrate_tied(W0, Σ, 5.0, flow=flow, n_eval=30, rtol=rtol)
     V = [flows.hidden_lyapunov(W) for W in traj.W]
-    assert np.all(np.diff(V) <= 1e-9 * max(V[0], 1))
+    # non-increasing up to the integrator's relative error (a plateau may wobble by about rtol·V)
+    assert np.all(np.diff(V) <= 10 * rtol * max(V[0], 1))
     d, D = dD
     assert np.isclose(flows.energy_corrected(W0), flows.hidden_lyapunov(W0) + (D - d) / 4)
 

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from toymodels import thomson as th
@@ -40,19 +40,42 @@ def test_on_the_circle_the_minimiser_is_the_regular_polygon(N):
     assert th.solve_thomson(N, 2, restarts=4).energy == pytest.approx(regular, rel=1e-10)
 
 
+def _squeeze(X, gap):
+    """Move point 1 towards point 0 until they are ``gap`` apart (still on the sphere)."""
+    if gap is None:
+        return X
+    X = X.copy()
+    u = X[1] - X[1] @ X[0] * X[0]  # the direction from x_0 towards x_1, tangent at x_0
+    u /= np.linalg.norm(u)
+    θ = 2 * np.arcsin(gap / 2)  # chord ``gap`` on the unit sphere
+    X[1] = np.cos(θ) * X[0] + np.sin(θ) * u
+    return X
+
+
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), N=st.integers(2, 8), m=st.integers(2, 4),
-       s=st.sampled_from([1.0, 2.0]))
-def test_gradient_matches_finite_differences(seed, N, m, s):
-    X = th.random_sphere_points(N, m, rng=seed)
+       s=st.sampled_from([1.0, 2.0]), gap=st.sampled_from([None, 1e-2, 1e-4, 1e-6]))
+@example(seed=0, N=5, m=3, s=2.0, gap=1.7e-4)  # the draw that failed with a fixed step h = 1e-6
+def test_gradient_matches_finite_differences(seed, N, m, s, gap):
+    # Points may be close (``gap``): the energy then varies on the scale of the smallest distance
+    # r from the moved point, and is dominated by that pair. So the reference differentiates only
+    # the energy of the pairs that contain point i, E_i = Σ_j ‖x_i − x_j‖^(−s) (its gradient in x_i
+    # is the whole ∂E/∂x_i), with a central difference of step h = 1e-4 · r: truncation error
+    # ~ (h/r)² = 1e-8 and rounding ~ eps · r/h = 1e-12, both relative to ‖∂E/∂x_i‖.
+    X = _squeeze(th.random_sphere_points(N, m, rng=seed), gap)
     G = th.energy_gradient(X, s)
-    h = 1e-6
-    k = np.random.default_rng(seed).integers(N * m)
-    E = np.zeros(N * m)
-    E[k] = h
-    E = E.reshape(N, m)
-    fd = (th.coulomb_energy(X + E, s) - th.coulomb_energy(X - E, s)) / (2 * h)
-    assert G.ravel()[k] == pytest.approx(fd, rel=1e-5, abs=1e-5)
+    i, j = np.random.default_rng(seed).integers([N, m])
+    others = np.delete(X, i, axis=0)
+    r = np.linalg.norm(others - X[i], axis=1).min()
+    h = 1e-4 * r
+
+    def E_i(x):
+        return sum(th.coulomb_energy(np.stack([x, y]), s) for y in others)
+
+    e = np.zeros(m)
+    e[j] = h
+    fd = (E_i(X[i] + e) - E_i(X[i] - e)) / (2 * h)
+    assert G[i, j] == pytest.approx(fd, rel=1e-6, abs=1e-6 * np.linalg.norm(G[i]))
 
 
 @settings(max_examples=20, deadline=None)

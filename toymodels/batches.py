@@ -32,6 +32,7 @@ import threading
 import numpy as np
 import torch
 
+from ._checks import check_int
 from .data import inverse_density
 
 __all__ = ["chunk_steps", "chunk_seed", "CpuBatches", "BlockBatches", "DeviceBatches"]
@@ -45,6 +46,9 @@ _PIECE = 1 << 18
 def chunk_steps(cfg, device_type: str) -> int:
     """Steps of data per chunk (per seeding of the generator) for the config ``cfg``: about
     16 MiB of float32 on the CPU, 64 MiB on an accelerator, at most 64 steps."""
+    if device_type not in ("cpu", "cuda", "mps", "xpu"):
+        raise ValueError(f"device_type must be a device type such as 'cpu' or 'cuda', "
+                         f"got {device_type!r}")
     per_step = cfg.n_instances * cfg.batch_size * cfg.n_features
     target = (1 << 22) if device_type == "cpu" else (1 << 24)
     return int(max(1, min(64, target // per_step)))
@@ -53,6 +57,8 @@ def chunk_steps(cfg, device_type: str) -> int:
 def chunk_seed(seed: int, chunk: int) -> int:
     """The seed of data chunk ``chunk``: data are a function of (seed, step) only, so a resumed
     run draws exactly the batches the uninterrupted run would have drawn."""
+    seed = check_int(seed, "seed", minimum=0)
+    chunk = check_int(chunk, "chunk", minimum=0)
     return int(np.random.SeedSequence([seed, 0x7A7A, chunk]).generate_state(2, np.uint64)[0])
 
 

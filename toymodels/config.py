@@ -59,9 +59,24 @@ def _per_instance(arr: np.ndarray, name: str, n: int, D: int, *, allow_D: bool) 
                     if arr.ndim == 2 else arr.reshape(1, -1), dtype=np.float64)
 
 
-@dataclass
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    arr.flags.writeable = False
+    return arr
+
+
+def _frozen_value(arr: np.ndarray):
+    """A checked scalar as a float, an array as a read-only copy (the caller's array may change)."""
+    return float(arr) if arr.ndim == 0 else _read_only(np.array(arr, dtype=np.float64))
+
+
+@dataclass(frozen=True, eq=False)
 class TrainConfig:
     """Everything that defines a training run (see the module docstring for the loss).
+
+    A config is checked when it is made and cannot be changed afterwards (assigning a field
+    raises ``dataclasses.FrozenInstanceError``; arrays are stored as read-only copies), so what
+    a run trains on is what it saves. ``dataclasses.replace(cfg, lr=...)`` (or
+    :meth:`replace`) makes a changed copy and checks it again.
 
     Parameters
     ----------
@@ -118,41 +133,48 @@ class TrainConfig:
     _ω: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        # Frozen: every checked (normalised) value is written once, here, with object.__setattr__;
+        # a changed copy comes from dataclasses.replace, which runs these checks again.
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
         if not isinstance(self.model, str) or self.model not in models.MODELS:
             raise ValueError(f"model must be one of {list(models.MODELS)}, got {self.model!r}")
-        self.n_features = check_int(self.n_features, "n_features", minimum=1)
-        self.n_hidden = check_int(self.n_hidden, "n_hidden", minimum=1)
-        self.n_instances = check_int(self.n_instances, "n_instances", minimum=1)
+        put("n_features", check_int(self.n_features, "n_features", minimum=1))
+        put("n_hidden", check_int(self.n_hidden, "n_hidden", minimum=1))
+        put("n_instances", check_int(self.n_instances, "n_instances", minimum=1))
         if self.n_hidden >= self.n_features:
             warnings.warn(f"n_hidden = {self.n_hidden} >= n_features = {self.n_features}: every feature "
                           "can have its own dimension, so there is no superposition to see",
                           NoSuperpositionWarning, stacklevel=3)
-        self.batch_size = check_int(self.batch_size, "batch_size", minimum=1)
-        self.steps = check_int(self.steps, "steps", minimum=1)
-        self.log_every = check_int(self.log_every, "log_every", minimum=1)
-        self.seed = check_int(self.seed, "seed", minimum=0, maximum=2**63 - 1)
+        put("batch_size", check_int(self.batch_size, "batch_size", minimum=1))
+        put("steps", check_int(self.steps, "steps", minimum=1))
+        put("log_every", check_int(self.log_every, "log_every", minimum=1))
+        put("seed", check_int(self.seed, "seed", minimum=0, maximum=2**63 - 1))
         n, D = self.n_instances, self.n_features
         S = check_probability(self.sparsity, "sparsity")
-        self._S = _per_instance(S, "sparsity", n, D, allow_D=(n == 1))
+        put("_S", _per_instance(S, "sparsity", n, D, allow_D=(n == 1)))
+        put("sparsity", _frozen_value(S))
         ω = _as_array(self.importance, "importance")
         if not np.all(np.isfinite(ω)):
             raise ValueError("importance must be finite, got non-finite entries")
         if np.any(ω < 0):
             raise ValueError(f"importance must be >= 0, got an entry {ω[ω < 0].ravel()[0]:g}")
-        self._ω = _per_instance(ω, "importance", n, D, allow_D=True)
-        self.lr = check_float(self.lr, "lr", positive=True)
+        put("_ω", _per_instance(ω, "importance", n, D, allow_D=True))
+        put("importance", _frozen_value(ω))
+        put("lr", check_float(self.lr, "lr", positive=True))
         if not isinstance(self.optimizer, str) or self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
-        self.weight_decay = check_float(self.weight_decay, "weight_decay", minimum=0.0)
+        put("weight_decay", check_float(self.weight_decay, "weight_decay", minimum=0.0))
         if not isinstance(self.schedule, str) or self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}")
         if self.init_scale is not None:
-            self.init_scale = check_float(self.init_scale, "init_scale", positive=True)
+            put("init_scale", check_float(self.init_scale, "init_scale", positive=True))
         if self.device is not None and not isinstance(self.device, (str, torch.device)):
             raise TypeError(f"device must be None, a string or a torch.device, "
                             f"got {type(self.device).__name__}")
         if isinstance(self.device, torch.device):
-            self.device = str(self.device)
+            put("device", str(self.device))
         if self.progress is not None and not isinstance(self.progress, bool):
             raise TypeError(f"progress must be None or a bool, got {self.progress!r}")
         try:
@@ -161,15 +183,15 @@ class TrainConfig:
             raise TypeError(f"betas must be a pair of numbers, got {self.betas!r}") from err
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair (β1, β2), got {self.betas!r}")
-        self.betas = tuple(check_float(b, f"betas[{i}]", minimum=0.0, maximum=1.0, max_open=True)
-                           for i, b in enumerate(betas))
-        self.eps = check_float(self.eps, "eps", positive=True)
-        self.momentum = check_float(self.momentum, "momentum", minimum=0.0, maximum=1.0,
-                                     max_open=True)
+        put("betas", tuple(check_float(b, f"betas[{i}]", minimum=0.0, maximum=1.0, max_open=True)
+                           for i, b in enumerate(betas)))
+        put("eps", check_float(self.eps, "eps", positive=True))
+        put("momentum", check_float(self.momentum, "momentum", minimum=0.0, maximum=1.0,
+                                    max_open=True))
         if self.warmup_steps is not None:
-            self.warmup_steps = check_int(self.warmup_steps, "warmup_steps", minimum=1,
-                                          maximum=self.steps)
-        if self.dtype not in DTYPES:
+            put("warmup_steps", check_int(self.warmup_steps, "warmup_steps", minimum=1,
+                                          maximum=self.steps))
+        if not isinstance(self.dtype, str) or self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
 
     # -- derived quantities -------------------------------------------------------------------
@@ -195,8 +217,8 @@ class TrainConfig:
         return learning_rate(self.schedule, self.lr, step, self.steps, warm)
 
     def replace(self, **changes) -> TrainConfig:
-        """A copy with some fields changed (validated again)."""
-        return TrainConfig(**{**self._fields(), **changes})
+        """A copy with some fields changed, checked again: ``dataclasses.replace(self, **changes)``."""
+        return dataclasses.replace(self, **changes)
 
     @classmethod
     def sweep(cls, sparsities, **kwargs) -> TrainConfig:
@@ -241,5 +263,10 @@ class TrainConfig:
     def __eq__(self, other):
         if not isinstance(other, TrainConfig):
             return NotImplemented
-        return json.dumps(self.to_dict(), sort_keys=True) == json.dumps(other.to_dict(),
-                                                                        sort_keys=True)
+        return self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def _key(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)

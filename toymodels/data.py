@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._checks import check_int, check_probability, check_vector
+from ._checks import as_real_array, as_rng, check_float, check_int, check_probability, check_vector
+from .limits import check_threads, machine_cores, refuse_if_too_big
 
 __all__ = [
     "sparse_uniform",
@@ -33,7 +34,7 @@ __all__ = [
 def inverse_density(S) -> np.ndarray:
     """``1 / (1 − S)``, and ``0`` where ``S = 1``: the factor of ``x = max(u − S, 0)/(1 − S)``
     (a feature that is never active stays at zero)."""
-    p = 1.0 - np.asarray(S, dtype=np.float64)
+    p = 1.0 - check_probability(S, "S")
     return np.where(p > 0, 1.0 / np.where(p > 0, p, 1.0), 0.0)
 
 
@@ -54,16 +55,14 @@ def sparse_uniform(T: int, D: int, S=0.0, *, rng: np.random.Generator | int | No
     instances : when given, a leading axis of independent instances: shape
         ``(instances, T, D)``; otherwise ``(T, D)``.
     """
-    T = check_int(T, "T", minimum=1)
-    D = check_int(D, "D", minimum=1)
+    T, D, instances = _check_sizes("sparse_uniform", T, D, instances, item=8)
     if instances is None:
         S = check_probability(S, "S", shape=(D,))
         shape, S_b = (T, D), np.broadcast_to(S, (D,))
     else:
-        instances = check_int(instances, "instances", minimum=1)
         S = check_probability(S, "S", shape=(instances, D))
         shape, S_b = (instances, T, D), np.broadcast_to(S, (instances, D))[:, None, :]
-    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
+    rng = as_rng(rng, "rng")
     return _transform_numpy(rng.random(shape), S_b)
 
 
@@ -77,14 +76,12 @@ def sparse_uniform_torch(T: int, D: int, S=0.0, *, instances: int | None = None,
     """
     from .environment import choose_device
 
-    T = check_int(T, "T", minimum=1)
-    D = check_int(D, "D", minimum=1)
+    T, D, instances = _check_sizes("sparse_uniform_torch", T, D, instances, item=8)
     device = choose_device(device) if generator is None else generator.device
     if instances is None:
         S_np = check_probability(S, "S", shape=(D,))
         shape, S_shape = (T, D), (D,)
     else:
-        instances = check_int(instances, "instances", minimum=1)
         S_np = check_probability(S, "S", shape=(instances, D))
         shape, S_shape = (instances, T, D), (instances, 1, D)
     S_t = torch.as_tensor(np.broadcast_to(S_np, S_shape[:1] + S_shape[2:]).copy(), dtype=dtype,
@@ -95,11 +92,29 @@ def sparse_uniform_torch(T: int, D: int, S=0.0, *, instances: int | None = None,
     return (u - S_t).clamp_(min=0).mul_(scale)
 
 
+def _check_sizes(what: str, T, D, instances=None, *, item: int = 8):
+    """``T``, ``D`` (and ``instances``) as positive ints, refused when the ``(instances, T, D)``
+    array they describe exceeds :mod:`toymodels.limits`."""
+    T = check_int(T, "T", minimum=1)
+    D = check_int(D, "D", minimum=1)
+    n = 1 if instances is None else check_int(instances, "instances", minimum=1)
+    size = float(n) * T * D
+    refuse_if_too_big(f"{what} with T = {T}, D = {D}"
+                      + ("" if instances is None else f", instances = {n}"),
+                      memory=2.0 * item * size, work=10.0 * size, advice="draw fewer samples T")
+    return T, D, instances if instances is None else n
+
+
 def sparsity_grid(n: int, *, low: float = 0.0, high: float = 0.99, log: bool = True) -> np.ndarray:
     """``n`` sparsities from ``low`` to ``high``; with ``log`` the *density* ``1 - S``
     is spaced geometrically, as in the Toy Models sweeps."""
     n = check_int(n, "n", minimum=1)
-    check_probability(np.array([low, high]), "low/high")
+    refuse_if_too_big(f"sparsity_grid with n = {n}", memory=16.0 * n, work=10.0 * n,
+                      advice="ask for fewer points n")
+    low = check_float(low, "low", minimum=0.0, maximum=1.0)
+    high = check_float(high, "high", minimum=0.0, maximum=1.0)
+    if not isinstance(log, bool):
+        raise TypeError(f"log must be True or False, got {log!r}")
     if not low <= high:
         raise ValueError(f"low must be <= high, got low={low}, high={high}")
     if not log:
@@ -115,7 +130,7 @@ def check_importance(importance, D: int, name: str = "importance") -> np.ndarray
     the wrong length, a negative or a non-finite entry raises ``ValueError`` naming ``name``.
     """
     D = check_int(D, "D", minimum=1)
-    return check_vector(importance, name, D, nonnegative=True)
+    return check_vector(importance, name, D, nonnegative=True, length_name="D")
 
 
 def _check_one_hot_probabilities(probabilities, D: int) -> np.ndarray:
@@ -137,10 +152,9 @@ def exactly_one_active(T: int, D: int, probabilities=None, *,
     Section 2.1 data conditioned on lying in ``Q_1`` (the 1-sparse vectors of Section 3.1 of
     the notes) when all features share one sparsity. Shape ``(T, D)``, float64.
     """
-    T = check_int(T, "T", minimum=1)
-    D = check_int(D, "D", minimum=1)
+    T, D, _ = _check_sizes("exactly_one_active", T, D)
     q = _check_one_hot_probabilities(probabilities, D)
-    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
+    rng = as_rng(rng, "rng")
     idx = rng.choice(D, size=T, p=q)
     x = np.zeros((T, D))
     x[np.arange(T), idx] = 1.0 - rng.random(T)
@@ -153,8 +167,7 @@ def exactly_one_active_torch(T: int, D: int, probabilities=None, *,
     """Torch version of :func:`exactly_one_active`, on any device (shape ``(T, D)``)."""
     from .environment import choose_device
 
-    T = check_int(T, "T", minimum=1)
-    D = check_int(D, "D", minimum=1)
+    T, D, _ = _check_sizes("exactly_one_active_torch", T, D)
     q = _check_one_hot_probabilities(probabilities, D)
     device = choose_device(device) if generator is None else generator.device
     q_t = torch.as_tensor(q, dtype=torch.float64, device=device)
@@ -171,9 +184,15 @@ def nonzero_counts(x) -> np.ndarray:
     ``x`` is a numpy array or torch tensor whose last axis holds the ``D`` features; returns an
     integer numpy array of the leading shape.
     """
-    if isinstance(x, torch.Tensor):
+    if isinstance(x, torch.Tensor) and not (x.is_complex() or x.dtype == torch.bool):
+        if x.ndim < 1:
+            raise ValueError(f"x must have a feature axis, got a scalar of shape {tuple(x.shape)}")
+        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+            raise ValueError("x contains NaN or inf; only finite values are allowed")
         return (x != 0).sum(dim=-1).cpu().numpy()
-    x = np.asarray(x)
+    x = as_real_array(x, "x", "an array of real numbers with the features on its last axis")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x contains NaN or inf; only finite values are allowed")
     if x.ndim < 1:
         raise ValueError(f"x must have a feature axis, got a scalar of shape {x.shape}")
     return np.count_nonzero(x, axis=-1)
@@ -184,7 +203,9 @@ def streaming_moments(T: int, D: int, S=0.0, *, seed: int = 0, chunk_rows: int =
     """Draw ``T`` samples of the Section 2.1 data in chunks and keep only per-feature moments.
 
     For sample sizes whose ``T × D`` matrix does not fit in memory (``10⁷ × 100`` float32 is
-    4 GB): the rows are split into ``streams`` fixed blocks, each drawn by its own numpy PCG64
+    4 GB). ``T × D`` beyond :data:`toymodels.limits.MAX_WORK` is refused up front, ``threads``
+    beyond the machine's cores are capped, and the loop can be interrupted (Ctrl-C) at any chunk.
+    The rows are split into ``streams`` fixed blocks, each drawn by its own numpy PCG64
     generator (spawned from ``seed``, so the result does not depend on ``threads``) into a
     reused float32 buffer of ``chunk_rows × D`` numbers, transformed in place with one
     uniform per entry, ``x = max(u - S, 0)/(1 - S)``, and reduced to per-feature sums. numpy
@@ -193,24 +214,34 @@ def streaming_moments(T: int, D: int, S=0.0, *, seed: int = 0, chunk_rows: int =
     Returns a dict of float64 arrays of shape ``(D,)``: ``mean`` (estimates ``E x_i``),
     ``second`` (``E x_i²``), ``zero_fraction`` (``P(x_i = 0)``), and the integer ``T``.
     """
+    import threading
     from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FuturesTimeout
 
     T = check_int(T, "T", minimum=1)
     D = check_int(D, "D", minimum=1)
     chunk_rows = check_int(chunk_rows, "chunk_rows", minimum=1)
     streams = check_int(streams, "streams", minimum=1)
-    threads = streams if threads is None else check_int(threads, "threads", minimum=1)
+    threads = min(streams, machine_cores()) if threads is None else check_threads(threads, "threads")
+    refuse_if_too_big(f"streaming_moments with T = {T}, D = {D}, streams = {streams}",
+                      work=4.0 * T * D + 1e4 * streams,
+                      memory=4.0 * min(chunk_rows, T) * D * min(threads, streams) + 8.0 * streams,
+                      advice="draw fewer samples T (or smaller chunk_rows / streams)")
     S = np.broadcast_to(check_probability(S, "S", shape=(D,)), (D,))
     S32 = S.astype(np.float32)
     scale32 = inverse_density(S).astype(np.float32)
     bounds = np.linspace(0, T, streams + 1).astype(np.int64)
     seeds = np.random.SeedSequence(check_int(seed, "seed", minimum=0)).spawn(streams)
 
+    stop = threading.Event()
+
     def run(k: int):
         rng = np.random.default_rng(seeds[k])
-        buf = np.empty((chunk_rows, D), dtype=np.float32)
+        buf = np.empty((min(chunk_rows, T), D), dtype=np.float32)
         s1, s2, nz = np.zeros(D), np.zeros(D), np.zeros(D, dtype=np.int64)
         for start in range(bounds[k], bounds[k + 1], chunk_rows):
+            if stop.is_set():
+                return None
             u = buf[: min(chunk_rows, bounds[k + 1] - start)]
             rng.random(dtype=np.float32, out=u)
             np.subtract(u, S32, out=u)
@@ -221,8 +252,22 @@ def streaming_moments(T: int, D: int, S=0.0, *, seed: int = 0, chunk_rows: int =
             nz += np.count_nonzero(u, axis=0)
         return s1, s2, nz
 
-    with ThreadPoolExecutor(max_workers=min(threads, streams)) as pool:
-        parts = list(pool.map(run, range(streams)))
+    pool = ThreadPoolExecutor(max_workers=min(threads, streams))
+    try:
+        futures = [pool.submit(run, k) for k in range(streams)]
+        parts = []
+        for f in futures:  # wait in short slices so that Ctrl-C reaches this thread at once
+            while True:
+                try:
+                    parts.append(f.result(timeout=0.2))
+                    break
+                except FuturesTimeout:
+                    continue
+    except BaseException:
+        stop.set()  # the workers return at their next chunk
+        raise
+    finally:
+        pool.shutdown(wait=True)
     s1 = sum(part[0] for part in parts)
     s2 = sum(part[1] for part in parts)
     nz = sum(part[2] for part in parts)

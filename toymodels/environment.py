@@ -12,7 +12,8 @@ import random
 import numpy as np
 import torch
 
-from ._checks import check_int
+from ._checks import check_int, env_int
+from .limits import check_threads, machine_cores
 
 __all__ = ["setup", "seed_everything", "choose_device", "widgets_live", "BOOK_STYLE"]
 
@@ -86,11 +87,18 @@ def widgets_live() -> bool:
 
 def env_flag(name: str) -> bool | None:
     """The on/off switch in the environment variable ``name``: ``None`` when it is unset or
-    empty, ``False`` for ``0``, ``false``, ``no`` or ``off`` (any case), ``True`` otherwise."""
-    value = os.environ.get(name, "").strip().lower()
+    empty, ``False`` for ``0``, ``false``, ``no`` or ``off``, ``True`` for ``1``, ``true``,
+    ``yes`` or ``on`` (any case); anything else raises ``ValueError`` naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    value = raw.lower()
     if not value:
         return None
-    return value not in {"0", "false", "no", "off"}
+    if value in {"0", "false", "no", "off"}:
+        return False
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    raise ValueError(f"the environment variable {name} must be one of 1/true/yes/on or "
+                     f"0/false/no/off (or unset), got {raw!r}")
 
 
 def setup(seed: int = 0, device: str | torch.device | None = None, *, style: bool = True,
@@ -98,13 +106,21 @@ def setup(seed: int = 0, device: str | torch.device | None = None, *, style: boo
     """Prepare a chapter: seed everything, apply :data:`BOOK_STYLE`, return the device.
 
     ``threads`` caps torch's intra-op threads (default: leave torch's choice, or the
-    ``TOYMODELS_THREADS`` environment variable when set).
+    ``TOYMODELS_THREADS`` environment variable when set): an integer ``>= 1`` (else
+    ``TypeError``/``ValueError`` naming the argument or the variable), capped at the cores of
+    the machine (:func:`toymodels.limits.machine_cores`).
     """
+    if threads is None:
+        threads = env_int("TOYMODELS_THREADS", minimum=1)
+        if threads is not None:
+            threads = min(threads, machine_cores())
+    else:
+        threads = check_threads(threads, "threads")
+    if not isinstance(style, bool):
+        raise TypeError(f"style must be True or False, got {style!r}")
     seed_everything(seed)
-    if threads is None and os.environ.get("TOYMODELS_THREADS"):
-        threads = int(os.environ["TOYMODELS_THREADS"])
     if threads is not None:
-        torch.set_num_threads(check_int(threads, "threads", minimum=1))
+        torch.set_num_threads(threads)
     if style:
         import matplotlib as mpl
 

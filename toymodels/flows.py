@@ -23,8 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ._checks import check_finite_array, check_float, check_int
+from ._checks import as_rng, check_finite_array, check_float, check_int
+from .divergence import DivergenceError, lr_advice
 from .geometry import gram
+from .limits import refuse_if_too_big
 from .linear import _gradient, check_sigma, principal_angles
 
 __all__ = [
@@ -61,9 +63,9 @@ def _check_W(W, D: int | None = None, name: str = "W") -> np.ndarray:
     return W
 
 
-def _check_ΣW(Σ, W):
+def _check_ΣW(Σ, W, name: str = "W"):
     Σ = check_sigma(Σ)
-    return Σ, _check_W(W, Σ.shape[0])
+    return Σ, _check_W(W, Σ.shape[0], name)
 
 
 def tied_loss(W, Σ) -> float:
@@ -194,9 +196,12 @@ class FlowTrajectory:
         return gram(self.W)
 
 
-def _times(t_max, n_eval):
+def _times(t_max, n_eval, size):
     t_max = check_float(t_max, "t_max", positive=True)
     n_eval = check_int(n_eval, "n_eval", minimum=2)
+    refuse_if_too_big(f"a trajectory of n_eval = {n_eval} states of {size} numbers",
+                      memory=3 * 8.0 * n_eval * size, work=100.0 * n_eval * size,
+                      advice="ask for fewer states n_eval")
     return t_max, np.linspace(0.0, t_max, n_eval)
 
 
@@ -206,8 +211,8 @@ def integrate_tied(W0, Σ, t_max: float, *, flow: str = "notes", n_eval: int = 2
     (explicit Runge-Kutta DOP853). ``flow``: ``"notes"`` (22), ``"oja"`` or ``"exact"``."""
     if flow not in FLOWS:
         raise ValueError(f"flow must be one of {sorted(FLOWS)}, got {flow!r}")
-    Σ, W0 = _check_ΣW(Σ, W0)
-    t_max, t_eval = _times(t_max, n_eval)
+    Σ, W0 = _check_ΣW(Σ, W0, "W0")
+    t_max, t_eval = _times(t_max, n_eval, W0.size)
     shape, field = W0.shape, FLOWS[flow]
 
     def rhs(_t, y):
@@ -229,7 +234,7 @@ def integrate_untied(A0, B0, Σ, t_max: float, *, n_eval: int = 201, rtol: float
     B0 = _check_W(B0, Σ.shape[0], "B0")
     if A0.shape != B0.T.shape:
         raise ValueError(f"A0 must be D×d and B0 d×D; got A0 {A0.shape} and B0 {B0.shape}")
-    t_max, t_eval = _times(t_max, n_eval)
+    t_max, t_eval = _times(t_max, n_eval, A0.size + B0.size)
     n = A0.size
 
     def rhs(_t, y):
@@ -253,16 +258,23 @@ def gradient_descent_tied(W0, Σ, lr: float, steps: int, *, flow: str = "exact",
     (the flow time the iterates approximate)."""
     if flow not in FLOWS:
         raise ValueError(f"flow must be one of {sorted(FLOWS)}, got {flow!r}")
-    Σ, W = _check_ΣW(Σ, W0)
+    Σ, W = _check_ΣW(Σ, W0, "W0")
     lr = check_float(lr, "lr", positive=True)
     steps = check_int(steps, "steps", minimum=0)
     record_every = check_int(record_every, "record_every", minimum=1)
+    d, D = W.shape
+    refuse_if_too_big(f"gradient_descent_tied with steps = {steps}, record_every = {record_every}, "
+                      f"d = {d}, D = {D}", work=steps * (8.0 * d * D * D + 2000),
+                      memory=8.0 * W.size * (steps // record_every + 2),
+                      advice="use fewer steps (or a larger record_every)")
     field = FLOWS[flow]
     ts, Ws = [0.0], [W.copy()]
     for k in range(1, steps + 1):
-        W = W + lr * field(W, Σ)
+        with np.errstate(over="ignore", invalid="ignore"):
+            W = W + lr * field(W, Σ)
         if not np.all(np.isfinite(W)):
-            raise FloatingPointError(f"gradient descent diverged at step {k}; lower lr = {lr:g}")
+            raise DivergenceError(f"gradient_descent_tied diverged at step {k}: W is not finite "
+                                  f"(NaN or inf). {lr_advice(lr)}", step=k, instances=[0])
         if k % record_every == 0 or k == steps:
             ts.append(lr * k)
             Ws.append(W.copy())
@@ -313,7 +325,7 @@ def plot_trajectory(traj: FlowTrajectory, Σ, *, snapshots: int = 4, title: str 
     import matplotlib.pyplot as plt
 
     Σ = check_sigma(Σ)
-    snapshots = check_int(snapshots, "snapshots", minimum=1)
+    snapshots = check_int(snapshots, "snapshots", minimum=1, maximum=max(len(traj.t), 1))
     M = traj.gram
     D, d = Σ.shape[0], traj.W.shape[1]
     λ = np.sort(np.linalg.eigvalsh(Σ))[::-1]
@@ -370,7 +382,7 @@ def playground(S=0.8, D: int = 6, d: int = 2, init_scale: float = 0.01, t_max: f
     d = check_int(d, "d", minimum=1, maximum=D - 1)
     init_scale = check_float(init_scale, "init_scale", positive=True)
     Σ = population_second_moment(S, D)
-    W0 = init_scale * np.random.default_rng(seed).standard_normal((d, D))
+    W0 = init_scale * as_rng(seed, "seed").standard_normal((d, D))
     traj = integrate_tied(W0, Σ, t_max, flow=flow, n_eval=301)
     title = f"{flow} flow, D = {D}, d = {d}, init scale {init_scale:g}"
     return plot_trajectory(traj, Σ, title=title), traj

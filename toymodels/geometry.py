@@ -22,7 +22,8 @@ from fractions import Fraction
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ._checks import check_finite_array, check_int
+from ._checks import check_finite_array, check_float, check_int
+from .limits import refuse_if_too_big
 
 __all__ = [
     "feature_norms",
@@ -80,6 +81,7 @@ def feature_dimensionality(W, eps: float = 1e-8) -> np.ndarray:
     subspace orthogonal to the rest (the chapter proves it).
     """
     W = _W(W)
+    eps = check_float(eps, "eps", minimum=0.0)
     M, n = _overlaps(W, eps)
     den = (M**2).sum(-1)
     return np.where(n > eps, n**2 / np.where(den > 0, den, 1), 0.0)
@@ -89,6 +91,7 @@ def interference(W, eps: float = 1e-8) -> np.ndarray:
     """``Σ_{j≠i} (ŵ_i · w_j)²`` (shape ``(..., D)``): how much of feature ``i``'s direction other
     features share (the colour of the Toy Models paper's norm bars)."""
     W = _W(W)
+    eps = check_float(eps, "eps", minimum=0.0)
     M, n = _overlaps(W, eps)
     M2 = M**2
     return M2.sum(-1) - np.diagonal(M2, axis1=-2, axis2=-1)
@@ -99,9 +102,7 @@ def gram(W) -> np.ndarray:
 
     ``W`` may carry leading axes (e.g. a trajectory of shape ``(n_t, d, D)``).
     """
-    W = np.asarray(W, dtype=np.float64)
-    if W.ndim < 2:
-        raise ValueError(f"W must have at least 2 axes (d, D), got shape {W.shape}")
+    W = _W(W)
     return np.swapaxes(W, -1, -2) @ W
 
 
@@ -125,6 +126,7 @@ def tight_frame_defect(W) -> np.ndarray:
 def is_equal_norm_tight_frame(W, tol: float = 1e-6) -> np.ndarray:
     """Whether the columns have equal norms and form a tight frame (both within ``tol``)."""
     W = _W(W)
+    tol = check_float(tol, "tol", minimum=0.0)
     n = feature_norms(W)
     spread = (n.max(-1) - n.min(-1)) / np.maximum(n.max(-1), 1e-300)
     return (spread <= tol) & (tight_frame_defect(W) <= tol)
@@ -146,6 +148,8 @@ def polygon(W, norm_threshold: float = 0.5, tol_deg: float = 10.0) -> Polygon:
     """Detect the polygon formed by the features of a ``(2, D)`` embedding with
     ``‖w_i‖ > norm_threshold`` (the feature-geometry polygons of the Toy Models paper)."""
     W = check_finite_array(W, "W", ndim=2)
+    norm_threshold = check_float(norm_threshold, "norm_threshold", minimum=0.0)
+    tol_deg = check_float(tol_deg, "tol_deg", minimum=0.0)
     if W.shape[0] != 2:
         raise ValueError(f"polygon needs a 2-dimensional embedding W of shape (2, D), "
                          f"got {W.shape}")
@@ -185,6 +189,9 @@ def feature_groups(W, norm_threshold: float = 0.5, overlap: float = 0.1,
     is a digon (2 in 1), triangle (3 in 2), tetrahedron (4 in 3), pentagon (5 in 2), ...
     Groups are sorted by size, then by first feature."""
     W = check_finite_array(W, "W", ndim=2)
+    norm_threshold = check_float(norm_threshold, "norm_threshold", minimum=0.0)
+    overlap = check_float(overlap, "overlap", minimum=0.0, maximum=1.0)
+    rank_tol = check_float(rank_tol, "rank_tol", minimum=0.0, maximum=1.0)
     n = feature_norms(W)
     idx = np.flatnonzero(n > norm_threshold)
     Ŵ = W[:, idx] / n[idx]
@@ -239,8 +246,13 @@ def aligned_distance(X, Y, *, restarts: int = 20, seed: int = 0, return_alignmen
         raise ValueError(f"X and Y must have the same shape (N, m), got {X.shape} and {Y.shape}")
     rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
     m = X.shape[1]
+    restarts = check_int(restarts, "restarts", minimum=0)
+    N = X.shape[0]
+    refuse_if_too_big(f"aligned_distance with restarts = {restarts}, {N} points in R^{m}",
+                      work=(restarts + 1) * 50.0 * (N**3 + N * N * m + m**3),
+                      advice="use fewer restarts")
     best, best_align = np.inf, (np.eye(m), np.arange(len(X)))
-    for r in range(check_int(restarts, "restarts", minimum=0) + 1):
+    for r in range(restarts + 1):
         Q = np.eye(m) if r == 0 else np.linalg.qr(rng.standard_normal((m, m)))[0]
         prev = np.inf
         for _ in range(50):

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_finite_array
+from ._checks import as_rng, check_finite_array, check_float, check_int
+from .limits import refuse_if_too_big
 from .linear import _check_AB, _check_d, _gradient, check_sigma
 
 __all__ = ["hessian", "find_critical_point", "hessian_quadratic_form", "inertia",
@@ -39,6 +40,9 @@ def hessian(A, B, Σ) -> np.ndarray:
     A, B = _check_AB(A, B, Σ.shape[0])
     D, d = A.shape
     n = D * d
+    refuse_if_too_big(f"hessian with D = {D}, d = {d} (a {2 * n}×{2 * n} matrix)",
+                      memory=8.0 * 2 * (2 * n) ** 2, work=2.0 * n * 8 * D * D * d,
+                      advice="choose smaller A, B and Σ")
     H = np.empty((2 * n, 2 * n))
     for c in range(2 * n):
         e = np.zeros(2 * n)
@@ -55,7 +59,7 @@ def hessian_quadratic_form(A, B, Σ, dA, dB) -> float:
     """
     Σ = check_sigma(Σ)
     A, B = _check_AB(A, B, Σ.shape[0])
-    dA, dB = _check_AB(dA, dB, Σ.shape[0])
+    dA, dB = _check_AB(dA, dB, Σ.shape[0], names=("dA", "dB"))
     dM = dA @ B + A @ dB
     R = np.eye(Σ.shape[0]) - A @ B
     return float(2 * (np.trace(dM @ Σ @ dM.T) - 2 * np.trace(dA @ dB @ Σ @ R.T)))
@@ -67,6 +71,7 @@ def inertia(H, *, rtol: float = 1e-9):
     An eigenvalue counts as zero when |μ| ≤ rtol · max|μ|.
     """
     H = check_finite_array(H, "H", ndim=2)
+    rtol = check_float(rtol, "rtol", minimum=0.0)
     if H.shape[0] != H.shape[1] or np.abs(H - H.T).max() > 1e-8 * max(np.abs(H).max(), 1e-300):
         raise ValueError(f"H must be a symmetric square matrix, got shape {H.shape}")
     μ = np.linalg.eigvalsh((H + H.T) / 2)
@@ -85,9 +90,11 @@ def predicted_inertia(λ, I, d: int | None = None):
     negative direction per k ∉ I, i.e. (d − r)(D − r) more, and #zero = r(2d − r).
     The total is always 2Dd.
     """
+    from .linear import _index_set
+
     λ = check_finite_array(λ, "λ", ndim=1)
-    I = tuple(int(i) for i in I)
-    d = len(I) if d is None else int(d)
+    I = _index_set(I, "I", λ.size)
+    d = len(I) if d is None else check_int(d, "d", minimum=1)
     D, r = λ.size, len(I)
     if r > d or d >= D:
         raise ValueError(f"need |I| <= d < D, got |I| = {r}, d = {d}, D = {D}")
@@ -102,6 +109,7 @@ def pair_block(λ_j: float, λ_k: float) -> np.ndarray:
 
     Its determinant is 4λ_k(λ_j − λ_k): negative, so one negative eigenvalue, iff λ_k > λ_j.
     """
+    λ_j, λ_k = check_float(λ_j, "λ_j"), check_float(λ_k, "λ_k")
     return 2 * np.array([[λ_j, -λ_k], [-λ_k, λ_k]], dtype=float)
 
 
@@ -117,8 +125,11 @@ def find_critical_point(Σ, d: int, seed=0, *, scale: float = 1.0):
     Σ = check_sigma(Σ)
     D = Σ.shape[0]
     d = _check_d(d, D)
+    scale = check_float(scale, "scale", positive=True)
     n = D * d
-    rng = np.random.default_rng(seed)
+    refuse_if_too_big(f"find_critical_point with D = {D}, d = {d}", memory=8.0 * 4 * (2 * n) ** 2,
+                      work=100.0 * (2 * n) ** 3, advice="choose a smaller Σ or d")
+    rng = as_rng(seed, "seed")
 
     def unpack(θ):
         return θ[:n].reshape(D, d), θ[n:].reshape(d, D)

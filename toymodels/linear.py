@@ -13,12 +13,14 @@ decreasing order; :func:`label` prints them 1-based, as in the notes.
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_finite_array, check_int, check_symmetric_pd
+from ._checks import as_rng, check_finite_array, check_float, check_int, check_symmetric_pd
+from .limits import refuse_if_too_big
 
 __all__ = [
     "RepeatedEigenvalueWarning",
@@ -47,7 +49,18 @@ class RepeatedEigenvalueWarning(UserWarning):
 
 def label(I) -> str:
     """``(0, 2)`` → ``"{1,3}"``: an index set printed 1-based, as in the notes."""
-    return "{" + ",".join(str(i + 1) for i in I) + "}"
+    return "{" + ",".join(str(i + 1) for i in _index_set(I, "I")) + "}"
+
+
+def _index_set(I, name: str, D: int | None = None) -> tuple:
+    """``I`` as a tuple of distinct non-negative ints (below ``D`` when given)."""
+    if isinstance(I, (str, bytes)) or not hasattr(I, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of integer indices, got {I!r}")
+    I = tuple(check_int(i, f"{name} (an index in it)", minimum=0,
+                        maximum=None if D is None else D - 1) for i in I)
+    if len(set(I)) != len(I):
+        raise ValueError(f"{name} must hold distinct indices, got {I}")
+    return I
 
 
 def second_moment(X) -> np.ndarray:
@@ -111,14 +124,16 @@ def eigh_desc(Σ, *, distinct: bool = True, allow_singular: bool = False, gap_rt
     return λ, U
 
 
-def _check_AB(A, B, D: int | None = None):
-    A = check_finite_array(A, "A", ndim=2)
-    B = check_finite_array(B, "B", ndim=2)
+def _check_AB(A, B, D: int | None = None, names=("A", "B")):
+    nA, nB = names
+    A = check_finite_array(A, nA, ndim=2)
+    B = check_finite_array(B, nB, ndim=2)
     if A.shape != B.T.shape:
-        raise ValueError(f"A must be D×d and B d×D; got A of shape {A.shape} "
-                         f"and B of shape {B.shape}")
+        raise ValueError(f"{nA} must be D×d and {nB} d×D; got {nA} of shape {A.shape} "
+                         f"and {nB} of shape {B.shape}")
     if D is not None and A.shape[0] != D:
-        raise ValueError(f"A and B must act on R^{D} (the size of Σ), got A of shape {A.shape}")
+        raise ValueError(f"{nA} and {nB} must act on R^{D} (the size of Σ), got {nA} of shape "
+                         f"{A.shape}")
     return A, B
 
 
@@ -158,6 +173,8 @@ def relative_gradient_norm(A, B, Σ) -> float:
 
     Zero at a critical point; about 1e-16 in floating point when the point is exact.
     """
+    Σ = check_sigma(Σ)
+    A, B = _check_AB(A, B, Σ.shape[0])
     gA, gB = gradient(A, B, Σ)
     nA, nB, nΣ = np.linalg.norm(A), np.linalg.norm(B), np.linalg.norm(Σ)
     scale = nΣ * (nA + nB) * (1 + nA * nB)
@@ -195,9 +212,10 @@ class CriticalPoint:
 def random_invertible(d: int, rng=None, *, cond_max: float = 10.0) -> np.ndarray:
     """A random d×d matrix with condition number at most ``cond_max`` (a test C for (⋆))."""
     d = check_int(d, "d", minimum=1)
-    if cond_max < 1:
-        raise ValueError(f"cond_max must be >= 1, got {cond_max}")
-    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
+    cond_max = check_float(cond_max, "cond_max", minimum=1.0)
+    refuse_if_too_big(f"random_invertible with d = {d}", work=10.0 * d**3, memory=48.0 * d * d,
+                      advice="choose a smaller d")
+    rng = as_rng(rng, "rng")
     Q1, _ = np.linalg.qr(rng.standard_normal((d, d)))
     Q2, _ = np.linalg.qr(rng.standard_normal((d, d)))
     s = np.exp(rng.uniform(0, np.log(cond_max), d))
@@ -228,6 +246,10 @@ def critical_points(Σ, d, *, C=None, rank: int | None = None, allow_repeated: b
     D = λ.size
     d = _check_d(d, D)
     r = d if rank is None else check_int(rank, "rank", minimum=0, maximum=d)
+    count = math.comb(D, r)
+    refuse_if_too_big(f"critical_points with D = {D}, d = {d}, rank = {r} (binom(D, rank) = "
+                      f"{count:,} points)", items=count, memory=count * (16.0 * D * d + 600),
+                      work=count * 2.0 * D * d * d, advice="choose a smaller d or D")
     if C is None:
         C = np.eye(d)
     C = check_finite_array(C, "C", ndim=2)
@@ -251,6 +273,10 @@ def critical_levels(λ, d: int, *, with_rank_deficient: bool = True):
     λ = np.sort(check_finite_array(λ, "λ", ndim=1))[::-1]
     d = _check_d(d, λ.size)
     sizes = range(d + 1) if with_rank_deficient else [d]
+    count = sum(math.comb(λ.size, r) for r in sizes)
+    refuse_if_too_big(f"critical_levels with {λ.size} eigenvalues λ and d = {d} ({count:,} index "
+                      "sets)", items=count, memory=count * (200.0 + 8 * d), work=count * d,
+                      advice="pass fewer eigenvalues λ or a smaller d")
     out = [(float(λ.sum() - λ[list(J)].sum()), J)
            for r in sizes for J in itertools.combinations(range(λ.size), r)]
     return sorted(out, key=lambda t: (-t[0], t[1]))
@@ -264,16 +290,15 @@ def perturbation(Σ, I, j: int, k: int, ε: float, *, C=None):
     """
     λ, U = eigh_desc(Σ)
     D = λ.size
-    I = tuple(int(i) for i in I)
+    I = _index_set(I, "I", D)
     d = _check_d(len(I), D)
-    if len(set(I)) != d or min(I) < 0 or max(I) >= D:
-        raise ValueError(f"I must hold {d} distinct indices in 0..{D - 1}, got {I}")
+    j = check_int(j, "j", minimum=0, maximum=D - 1)
+    k = check_int(k, "k", minimum=0, maximum=D - 1)
     if j not in I:
         raise ValueError(f"j must belong to I = {I}, got j = {j}")
-    if not 0 <= k < D or k in I:
+    if k in I:
         raise ValueError(f"k must be an index in 0..{D - 1} outside I = {I}, got k = {k}")
-    if not np.isfinite(ε):
-        raise ValueError(f"ε must be finite, got {ε}")
+    ε = check_float(ε, "ε")
     C = np.eye(d) if C is None else check_finite_array(C, "C", ndim=2)
     U_t = U[:, list(I)].copy()
     U_t[:, I.index(j)] = (U[:, j] + ε * U[:, k]) / np.sqrt(1 + ε**2)
@@ -283,6 +308,9 @@ def perturbation(Σ, I, j: int, k: int, ε: float, *, C=None):
 def perturbation_drop(λ, j: int, k: int, ε: float) -> float:
     """L(A,B) − L(Ã,B̃) = ε²/(1+ε²) (λ_k − λ_j) (notes (18)); positive when λ_k > λ_j."""
     λ = np.sort(check_finite_array(λ, "λ", ndim=1))[::-1]
+    j = check_int(j, "j", minimum=0, maximum=λ.size - 1)
+    k = check_int(k, "k", minimum=0, maximum=λ.size - 1)
+    ε = check_float(ε, "ε")
     return float(ε**2 / (1 + ε**2) * (λ[k] - λ[j]))
 
 

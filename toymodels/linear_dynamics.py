@@ -13,7 +13,9 @@ import numpy as np
 
 from . import hessian as _hessian
 from . import linear
-from ._checks import check_finite_array, check_float, check_int
+from ._checks import as_rng, check_finite_array, check_float, check_int
+from .divergence import check_loop_step, lr_advice
+from .limits import refuse_if_too_big
 
 __all__ = [
     "LinearRun",
@@ -41,8 +43,16 @@ class LinearRun:
 
 def default_lr(Σ, optimizer: str = "gd") -> float:
     """A stable step: 0.05/λ_max for gradient descent (the Hessian's spectrum scales with Σ),
-    0.01 for Adam (whose steps have the size of lr whatever the scale of Σ)."""
-    return 0.05 / np.linalg.eigvalsh(Σ).max() if optimizer == "gd" else 0.01
+    0.01 for Adam (whose steps have the size of lr whatever the scale of Σ). For Σ = 0 the loss
+    is identically zero and every step is stable: 0.05."""
+    if optimizer != "gd":
+        return 0.01
+    λ_max = np.linalg.eigvalsh(Σ).max()
+    return 0.05 / λ_max if λ_max > 0 else 0.05
+
+
+def _default_lr_text(optimizer: str) -> str:
+    return "0.05/λ_max(Σ)" if optimizer == "gd" else "0.01 for Adam"
 
 
 def train_linear(Σ, d, *, steps: int = 1000, lr: float | None = None, optimizer: str = "gd",
@@ -52,8 +62,10 @@ def train_linear(Σ, d, *, steps: int = 1000, lr: float | None = None, optimizer
 
     Starts from A0, B0 when given, else from iid N(0, init_scale²) entries drawn with
     ``seed``. ``optimizer`` is ``"gd"`` (θ ← θ − lr ∇L) or ``"adam"`` (Kingma & Ba, with
-    bias correction). Returns the loss after every step. Raises ``FloatingPointError`` if
-    the loss becomes non-finite (too large a step).
+    bias correction). Returns the loss after every step. Raises
+    :class:`~toymodels.divergence.DivergenceError` (a ``FloatingPointError``) naming the step
+    when the loss becomes non-finite or runs away (more than ``RUNAWAY`` times the larger of
+    ``tr Σ``, the loss of the zero map, and the initial loss) or Adam's state overflows.
     """
     Σ = linear.check_sigma(Σ)
     D = Σ.shape[0]
@@ -61,6 +73,7 @@ def train_linear(Σ, d, *, steps: int = 1000, lr: float | None = None, optimizer
     steps = check_int(steps, "steps", minimum=0)
     if optimizer not in _OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
+    default = _default_lr_text(optimizer) if lr is None else ""
     lr = default_lr(Σ, optimizer) if lr is None else check_float(lr, "lr", positive=True)
     if A0 is None or B0 is None:
         init_scale = check_float(init_scale, "init_scale", positive=True)
@@ -75,10 +88,10 @@ def train_linear(Σ, d, *, steps: int = 1000, lr: float | None = None, optimizer
     if A.shape[1] != d:
         raise ValueError(f"A0 must have d = {d} columns, got shape {A.shape}")
     with np.errstate(over="ignore", invalid="ignore"):
-        return _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps)
+        return _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps, lr_advice(lr, default=default))
 
 
-def _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps):
+def _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps, advice):
     trΣ = np.trace(Σ)
     losses = np.empty(steps + 1)
     b1, b2 = betas
@@ -87,8 +100,9 @@ def _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps):
         M = A @ B
         MΣ = M @ Σ
         losses[t] = trΣ - 2 * np.trace(MΣ) + np.sum(MΣ * M)
-        if not np.isfinite(losses[t]):
-            raise FloatingPointError(f"loss became non-finite at step {t}; lower lr (was {lr:.3g})")
+        state = np.concatenate([vA.ravel(), vB.ravel()])[None] if optimizer == "adam" else None
+        check_loop_step("train_linear", t, losses[t], max(trΣ, losses[0]), advice=advice,
+                        state=state)
         if t == steps:
             break
         gA, gB = linear._gradient(A, B, Σ - MΣ)
@@ -106,6 +120,7 @@ def _loop(Σ, A, B, steps, lr, optimizer, betas, adam_eps):
 def escape_time(loss, level: float, drop: float) -> int | None:
     """First step at which ``loss`` falls below ``level − drop`` (None if it never does)."""
     loss = check_finite_array(loss, "loss", ndim=1)
+    level, drop = check_float(level, "level"), check_float(drop, "drop", minimum=0.0)
     below = np.flatnonzero(loss < level - drop)
     return int(below[0]) if below.size else None
 
@@ -113,7 +128,23 @@ def escape_time(loss, level: float, drop: float) -> int | None:
 def time_near(loss, level: float, tol: float) -> int:
     """Number of steps with |loss − level| ≤ tol: how long a trajectory lingers at a level."""
     loss = check_finite_array(loss, "loss", ndim=1)
+    level, tol = check_float(level, "level"), check_float(tol, "tol", minimum=0.0)
     return int(np.sum(np.abs(loss - level) <= tol))
+
+
+def _critical_point(Σ, I, d):
+    """The critical point with index set ``I`` (0-based, ``|I| ≤ d``), built directly (not by
+    listing all ``binom(D, |I|)`` of them): ``A = [U_I, 0]``, ``B = Aᵀ`` (notes (⋆), C = I)."""
+    λ, U = linear.eigh_desc(Σ)
+    D = λ.size
+    d = linear._check_d(d, D)
+    I = linear._index_set(I, "I", D)
+    if len(I) > d:
+        raise ValueError(f"I must hold at most d = {d} indices, got {len(I)}: {I}")
+    A = np.zeros((D, d))
+    A[:, :len(I)] = U[:, list(I)]
+    level = float(λ.sum() - λ[list(I)].sum())
+    return linear.CriticalPoint(I=I, A=A, B=A.T.copy(), C=np.eye(d), level=level)
 
 
 def escape_rate(Σ, I, d: int) -> float:
@@ -121,8 +152,12 @@ def escape_rate(Σ, I, d: int) -> float:
     (0-based; |I| ≤ d); near it gradient descent with step lr grows the unstable component
     by the factor 1 + lr·μ per step. Zero at the minimum."""
     Σ = linear.check_sigma(Σ)
-    r = len(tuple(I))
-    cp = next(c for c in linear.critical_points(Σ, d, rank=r) if c.I == tuple(I))
+    D = Σ.shape[0]
+    d = linear._check_d(d, D)
+    refuse_if_too_big(f"escape_rate with D = {D}, d = {d} (a Hessian of size 2Dd = {2 * D * d})",
+                      work=(2.0 * D * d) ** 3 * 4, memory=8.0 * (2 * D * d) ** 2 * 3,
+                      advice="choose a smaller Σ or d")
+    cp = _critical_point(Σ, I, d)
     μ = np.linalg.eigvalsh(_hessian.hessian(cp.A, cp.B, Σ))
     return float(-μ[0]) if -μ[0] > 1e-10 * np.abs(μ).max() else 0.0
 
@@ -136,9 +171,15 @@ def escape_from_saddle(Σ, d: int, I, ε: float, *, drop: float, lr: float | Non
     critical level Σ_{i∉I} λ_i minus ``drop`` (None if not within ``steps``).
     """
     Σ = linear.check_sigma(Σ)
-    I = tuple(I)
-    cp = next(c for c in linear.critical_points(Σ, d, rank=len(I)) if c.I == I)
-    rng = np.random.default_rng(seed)
+    cp = _critical_point(Σ, I, d)
+    ε = check_float(ε, "ε", positive=True)
+    drop = check_float(drop, "drop", minimum=0.0)
+    steps = check_int(steps, "steps", minimum=0)
+    D, d = cp.A.shape
+    refuse_if_too_big(f"escape_from_saddle with steps = {steps}, D = {D}, d = {d}",
+                      work=steps * (12.0 * D * D * d + 2000), memory=8.0 * steps,
+                      advice="use fewer steps")
+    rng = as_rng(seed, "seed")
     δA, δB = rng.standard_normal(cp.A.shape), rng.standard_normal(cp.B.shape)
     scale = ε / np.sqrt(np.sum(δA**2) + np.sum(δB**2))
     run = train_linear(Σ, d, steps=steps, lr=lr, A0=cp.A + scale * δA, B0=cp.B + scale * δB)
@@ -158,7 +199,12 @@ def playground(λ=(4.0, 2.0, 1.0, 0.5), d: int = 2, init_scale: float = 1e-3,
     λ = check_finite_array(λ, "λ", ndim=1)
     if np.any(λ <= 0):
         raise ValueError(f"λ must be positive (Σ positive definite), got {λ}")
-    rng = np.random.default_rng(seed)
+    steps = check_int(steps, "steps", minimum=0)
+    d = check_int(d, "d", minimum=1)
+    refuse_if_too_big(f"playground with steps = {steps}, {λ.size} eigenvalues λ, d = {d}",
+                      work=steps * (12.0 * λ.size**2 * d + 2000), memory=8.0 * steps,
+                      advice="use fewer steps")
+    rng = as_rng(seed, "seed")
     U, _ = np.linalg.qr(rng.standard_normal((λ.size, λ.size)))
     Σ = U @ np.diag(λ) @ U.T
     run = train_linear(Σ, d, steps=steps, lr=lr, optimizer=optimizer, init_scale=init_scale,

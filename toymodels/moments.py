@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_finite_array, check_int, check_probability
+from .limits import refuse_if_too_big
 
 __all__ = [
     "Estimate",
@@ -57,8 +58,17 @@ class Estimate:
 def _S(S, D: int | None = None) -> np.ndarray:
     if D is None:
         return check_probability(S, "S")
-    D = check_int(D, "D", minimum=1)
+    D = _check_D(D)
     return np.broadcast_to(check_probability(S, "S", shape=(D,)), (D,)).astype(np.float64)
+
+
+def _check_D(D, *, matrix: bool = False, work_power: int = 1, what: str = "") -> int:
+    """``D`` as a positive int, refused when the call's ``D``-vector (``D × D`` matrices with
+    ``matrix``) or its ``D**work_power`` operations exceed :mod:`toymodels.limits`."""
+    D = check_int(D, "D", minimum=1)
+    refuse_if_too_big(f"{what or 'this call'} with D = {D}", memory=8.0 * 4 * D ** (2 if matrix else 1),
+                      work=10.0 * float(D) ** work_power, advice="choose a smaller D")
+    return D
 
 
 def zero_probability(S):
@@ -97,7 +107,7 @@ def population_second_moment(S, D: int) -> np.ndarray:
 
     For a scalar ``S`` this is ``a I + b 11ᵀ`` (see :func:`spike_and_bulk`).
     """
-    p = 1.0 - _S(S, D)
+    p = 1.0 - _S(S, _check_D(D, matrix=True, work_power=2, what="population_second_moment"))
     m = p / 2
     return np.diag(p / 3 - p**2 / 4) + np.outer(m, m)
 
@@ -105,7 +115,7 @@ def population_second_moment(S, D: int) -> np.ndarray:
 def centred_covariance(S, D: int) -> np.ndarray:
     """``Cov(x) = E[xxᵀ] - E[x]E[x]ᵀ = diag(p/3 - p²/4)``: diagonal, since features are
     independent; a multiple of ``I`` when all features share one sparsity."""
-    p = 1.0 - _S(S, D)
+    p = 1.0 - _S(S, _check_D(D, matrix=True, work_power=2, what="centred_covariance"))
     return np.diag(p / 3 - p**2 / 4)
 
 
@@ -125,7 +135,7 @@ def helmert_basis(D: int) -> np.ndarray:
     Columns ``k = 2..D`` are the Helmert contrasts ``(1, ..., 1, -(k-1), 0, ..., 0)`` normalised:
     an orthonormal basis of the complement ``1^⊥``, the bulk eigenspace of ``a I + b 11ᵀ``.
     """
-    D = check_int(D, "D", minimum=1)
+    D = _check_D(D, matrix=True, work_power=2, what="helmert_basis")
     H = np.zeros((D, D))
     H[:, 0] = 1 / np.sqrt(D)
     for k in range(1, D):
@@ -143,7 +153,7 @@ def population_spectrum(S, D: int) -> tuple[np.ndarray, np.ndarray]:
     eigenvectors there are one choice among many: :func:`helmert_basis`). When ``S = 1``
     every eigenvalue is 0. Per-feature ``S``: numerically, with ``numpy.linalg.eigh``.
     """
-    D = check_int(D, "D", minimum=1)
+    D = _check_D(D, matrix=True, work_power=3, what="population_spectrum")
     S_arr = check_probability(S, "S", shape=(D,))
     if S_arr.ndim == 0:
         a, b = spike_and_bulk(S_arr)
@@ -160,7 +170,8 @@ def skeleton_probabilities(S, D: int) -> np.ndarray:
     Binomial(D, 1 - S) for a scalar ``S``; the Poisson-binomial law for per-feature ``S``
     (computed by convolution, exact up to rounding).
     """
-    p = 1.0 - _S(S, D)
+    p = 1.0 - _S(S, _check_D(D, work_power=2, what="skeleton_probabilities (a convolution of D "
+                                                    "Bernoulli laws, D² operations)"))
     probs = np.zeros(p.size + 1)
     probs[0] = 1.0
     for pi in p:
@@ -210,7 +221,9 @@ def empirical_spectra(x, Ts) -> np.ndarray:
     x = check_finite_array(x, "x", ndim=2)
     Ts = np.asarray(Ts)
     if Ts.ndim != 1 or Ts.size == 0 or not np.issubdtype(Ts.dtype, np.integer):
-        raise TypeError("Ts must be a non-empty 1-d sequence of integers")
+        raise TypeError(f"Ts must be a non-empty 1-d sequence of integers, got {Ts!r}")
+    refuse_if_too_big(f"empirical_spectra with {Ts.size} sizes Ts and D = {x.shape[1]}",
+                      work=Ts.size * 10.0 * x.shape[1] ** 3, advice="pass fewer sizes Ts")
     if np.any(np.diff(Ts) <= 0) or Ts[0] < 1 or Ts[-1] > x.shape[0]:
         raise ValueError(f"Ts must increase strictly within 1..{x.shape[0]}, got {Ts.tolist()}")
     Σ = np.zeros((x.shape[1], x.shape[1]))

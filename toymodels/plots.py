@@ -12,7 +12,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ._checks import check_finite_array
+from ._checks import check_finite_array, check_float, check_int
 from .geometry import feature_norms, gram, interference
 
 __all__ = ["feature_polygons", "superposition_panel"]
@@ -25,7 +25,8 @@ def feature_polygons(W, titles=None, *, ncols: int | None = None, size: float = 
         raise ValueError(f"feature_polygons needs 2-d embeddings W of shape (n, 2, D), "
                          f"got {W.shape}")
     n, _, D = W.shape
-    ncols = ncols or n
+    ncols = n if ncols is None else check_int(ncols, "ncols", minimum=1, maximum=max(n, 1))
+    size = check_float(size, "size", positive=True, maximum=20.0)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     colours = plt.cm.viridis(np.linspace(0, 0.9, D))
@@ -52,6 +53,7 @@ def superposition_panel(W, b, titles=None, *, size: float = 1.9):
     coloured by interference. ``W`` of shape ``(n, d, D)``, ``b`` of shape ``(n, D)``."""
     W = check_finite_array(W, "W", ndim=3)
     b = check_finite_array(b, "b", ndim=2)
+    size = check_float(size, "size", positive=True, maximum=20.0)
     n, _, D = W.shape
     fig, axes = plt.subplots(2, n, figsize=(size * n, 2 * size), squeeze=False,
                              gridspec_kw={"height_ratios": [1.2, 1]})

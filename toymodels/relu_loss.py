@@ -37,7 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import check_finite_array, check_int, check_probability
+from ._checks import as_rng, check_finite_array, check_float, check_int, check_probability
+from .divergence import check_loop_step, lr_advice
+from .limits import refuse_if_too_big
 from .moments import skeleton_probabilities
 
 __all__ = [
@@ -86,8 +88,8 @@ def _check_params(W, b, ω, S=None):
     ``W`` keeps its autograd graph when it is a torch tensor.
     """
     for name, val in (("W", W), ("b", b)):
-        if not isinstance(val, torch.Tensor):
-            check_finite_array(val, name)
+        if not isinstance(val, torch.Tensor) or val.is_complex() or val.dtype == torch.bool:
+            check_finite_array(val, name)  # refuses complex, bool and strings by name
         elif not torch.isfinite(val).all():
             raise ValueError(f"{name} contains NaN or inf; only finite values are allowed")
     Wt, bt = _as_t(W), _as_t(b)
@@ -98,8 +100,7 @@ def _check_params(W, b, ω, S=None):
     if bt.ndim == 0 or bt.shape[-1] != D:
         raise ValueError(f"b must have shape (..., D) with D = {D} (the columns of W), got shape "
                          f"{tuple(bt.shape)}")
-    ωa = ω.detach().cpu().numpy() if isinstance(ω, torch.Tensor) else ω
-    ωa = check_finite_array(ωa, "ω (importance)")
+    ωa = check_finite_array(ω, "ω (importance)")
     if ωa.ndim == 0:
         ωa = np.full(D, float(ωa))
     if ωa.shape[-1] not in (1, D):
@@ -118,8 +119,7 @@ def _check_params(W, b, ω, S=None):
     out = [Wt.expand(*shape, *Wt.shape[-2:]), bt.expand(*shape, D),
            torch.as_tensor(np.broadcast_to(ωa, (*shape, D)).copy())]
     if S is not None:
-        Sa = S.detach().cpu().numpy() if isinstance(S, torch.Tensor) else S
-        Sa = check_probability(Sa, "S (sparsity)")
+        Sa = check_probability(S, "S (sparsity)")
         if Sa.ndim == 0:
             Sa = np.full(D, float(Sa))
         if Sa.shape[-1] not in (1, D):
@@ -158,9 +158,15 @@ def model_output(W, b, x):
 
 def pointwise_loss(W, b, ω, x):
     """``Σ_k ω_k (x_k − x̂_k)²`` for each row of ``x`` (the integrand of Section 3.1)."""
+    x = check_finite_array(x, "x", ndim=2)
     x̂ = model_output(W, b, x)
-    ω = np.broadcast_to(check_finite_array(ω, "ω (importance)"), (x.shape[1],))
-    return ((np.asarray(x) - x̂) ** 2) @ ω
+    ω = check_finite_array(ω, "ω (importance)")
+    if ω.ndim > 1 or ω.size not in (1, x.shape[1]):
+        raise ValueError(f"ω (importance) must be a scalar or have shape (D,) with D = {x.shape[1]}, "
+                         f"got shape {ω.shape}")
+    if np.any(ω < 0):
+        raise ValueError("ω (importance) must be non-negative")
+    return ((x - x̂) ** 2) @ np.broadcast_to(ω, (x.shape[1],))
 
 
 @dataclass(frozen=True)
@@ -187,8 +193,10 @@ def monte_carlo_loss(W, b, ω, S, T: int = 200_000, *, rng=None) -> MonteCarloEs
     if W.ndim != 2:
         raise ValueError("monte_carlo_loss takes one instance: W of shape (d, D)")
     T = check_int(T, "T", minimum=2)
-    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
-    D = W.shape[1]
+    D, d = W.shape[1], W.shape[0]
+    refuse_if_too_big(f"monte_carlo_loss with T = {T} samples, D = {D}",
+                      work=float(T) * D * (d + 10), advice="draw fewer samples T")
+    rng = as_rng(rng, "rng")
     chunk = max(1, 2**21 // D)
     s1 = s2 = 0.0
     done = 0
@@ -216,7 +224,7 @@ def active_count_pmf(S, D: int | None = None) -> np.ndarray:
     if S.ndim == 0:
         if D is None:
             raise ValueError("D (the number of features) is required when S is a scalar")
-        S = np.full(check_int(D, "D", minimum=1), float(S))
+        return skeleton_probabilities(float(S), check_int(D, "D", minimum=1))
     elif S.ndim != 1 or (D is not None and S.shape[0] != D):
         raise ValueError(f"S (sparsity) must be a scalar or have shape (D,), got shape {S.shape}")
     return skeleton_probabilities(S, S.shape[0])
@@ -252,7 +260,16 @@ def subset_probabilities(S, D: int | None = None):
     """
     S = torch.as_tensor(check_probability(S, "S (sparsity)"))
     if S.ndim == 0:
-        S = S.expand(check_int(D, "D", minimum=1)).clone()
+        if D is None:
+            raise ValueError("D (the number of features) is required when S is a scalar")
+        D = check_int(D, "D", minimum=1)
+    elif S.shape[-1] < 1:
+        raise ValueError(f"S (sparsity) must be a scalar or have shape (..., D), got {tuple(S.shape)}")
+    size, D_ = max(S.numel(), 1) * (D if S.ndim == 0 else 1), D if S.ndim == 0 else S.shape[-1]
+    refuse_if_too_big(f"subset_probabilities with D = {D_} (D × D pair probabilities)",
+                      memory=8.0 * 6 * size * D_, work=20.0 * size * D_, advice="choose a smaller D")
+    if S.ndim == 0:
+        S = S.expand(D).clone()
     p = 1 - S
     zero = S == 0
     n_zero = zero.sum(-1, keepdim=True)
@@ -307,15 +324,21 @@ def relu_sq_integral(a, c):
     The integrand is ``(a u + c)²`` on the interval where ``a u + c > 0`` and ``0`` elsewhere:
     the interference a feature with ``(WᵀW)_{ki} = a``, ``b_k = c`` receives from ``x = u e_i``.
     """
-    a, c = torch.broadcast_tensors(_as_t(a), _as_t(c))
-    return _out(_relu_sq(a, c))
+    return _out(_relu_sq(*_check_ac(a, c)))
 
 
 def recon_sq_integral(a, c):
     """``∫_0^1 (u − ReLU(a u + c))² du`` in closed form: the error of feature ``i`` on ``u e_i``
     when ``‖w_i‖² = a`` and ``b_i = c``."""
-    a, c = torch.broadcast_tensors(_as_t(a), _as_t(c))
-    return _out(_recon_sq(a, c))
+    return _out(_recon_sq(*_check_ac(a, c)))
+
+
+def _check_ac(a, c):
+    a, c = check_finite_array(a, "a"), check_finite_array(c, "c")
+    try:
+        return torch.broadcast_tensors(torch.as_tensor(a), torch.as_tensor(c))
+    except RuntimeError as err:
+        raise ValueError(f"a {a.shape} and c {c.shape} do not broadcast") from err
 
 
 # ---------------------------------------------------------------------------------------
@@ -458,7 +481,9 @@ def sample_given_active_count(T: int, S, l: int, *, rng=None) -> np.ndarray:
     D = S.shape[0]
     T = check_int(T, "T", minimum=1)
     l = check_int(l, "l", minimum=0, maximum=D)
-    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
+    refuse_if_too_big(f"sample_given_active_count with T = {T}, D = {D}", work=20.0 * T * D,
+                      memory=24.0 * T * D, advice="draw fewer samples T")
+    rng = as_rng(rng, "rng")
     q = np.zeros((D + 1, D + 2))  # q[i, r] = P(Σ_{j≥i} B_j = r); column D+1 stays 0
     q[D, 0] = 1.0
     for i in range(D - 1, -1, -1):
@@ -526,9 +551,12 @@ def skeleton_decomposition(W, b, ω, S, T_tail: int = 100_000, *, rng=None) -> S
     L_tail = np.full(D + 1, np.nan)
     tail = tail_se = 0.0
     p_tail = P[3:].sum()
+    T_tail = check_int(T_tail, "T_tail", minimum=2)
+    refuse_if_too_big(f"skeleton_decomposition with T_tail = {T_tail}, D = {D}",
+                      work=30.0 * T_tail * D, memory=40.0 * T_tail * D,
+                      advice="draw fewer tail samples T_tail")
     if D >= 3 and p_tail > 0:
-        rng = np.random.default_rng(rng)  # a Generator passes through unchanged
-        T_tail = check_int(T_tail, "T_tail", minimum=2)
+        rng = as_rng(rng, "rng")
         counts = rng.multinomial(T_tail, P[3:] / p_tail)
         Wn, bn, ωn = W.numpy(), b.numpy(), ω.numpy()
         vals = []
@@ -576,15 +604,39 @@ def one_sparse_error(W, b, ω, S, T_tail: int = 100_000, *, rng=None):
     return err, (err / total if total > 0 else 0.0), dec.tail_se
 
 
-def _adam_cosine(params: list, loss, steps: int, lr: float) -> None:
-    """``steps`` Adam steps on ``loss()`` (a scalar) with a cosine-decaying learning rate."""
+def _adam_cosine(params: list, loss, steps: int, lr: float, *, zero, where: str,
+                 unit: str) -> None:
+    """``steps`` Adam steps on ``loss().sum()`` with a cosine-decaying learning rate.
+
+    ``loss()`` returns one loss per instance (the first axis of every parameter); the instances
+    are independent. Every step, and once after the last, the losses, gradients and Adam's
+    ``v`` are checked (:func:`toymodels.divergence.check_loop_step`): NaN, inf, a loss more than
+    ``RUNAWAY`` times the larger of its initial value and ``zero`` (the zero model's loss), or
+    an overflowed ``v`` raise ``DivergenceError`` naming ``where``, the step and the ``unit``.
+    """
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    for _ in range(steps):
+    advice = lr_advice(lr)
+    scale = None
+
+    def check(t, L, grad):
+        nonlocal scale
+        L = L.detach().numpy()
+        scale = np.maximum(L, zero) if scale is None else scale
+        n = L.shape[0]
+        v = [opt.state[p]["exp_avg_sq"].reshape(n, -1) for p in params if p in opt.state]
+        check_loop_step(where, t, L, scale, advice=advice, unit=unit, grad=grad,
+                        state=torch.cat(v, 1).numpy() if v else None)
+
+    for t in range(steps):
         opt.zero_grad()
-        loss().backward()
+        L = loss()
+        L.sum().backward()
+        check(t, L, torch.cat([p.grad.reshape(L.shape[0], -1) for p in params], 1).numpy())
         opt.step()
         sched.step()
+    with torch.no_grad():
+        check(steps, loss(), None)
 
 
 def minimize_restricted_loss(d: int, D: int, ω, S, *, l_max: int = 1, n_restarts: int = 8,
@@ -600,6 +652,14 @@ def minimize_restricted_loss(d: int, D: int, ω, S, *, l_max: int = 1, n_restart
     d = check_int(d, "d", minimum=1)
     D = check_int(D, "D", minimum=1)
     steps = check_int(steps, "steps", minimum=1)
+    l_max = check_int(l_max, "l_max", minimum=0, maximum=2)
+    lr = check_float(lr, "lr", positive=True)
+    n_est = n_restarts if W0 is None else np.shape(W0)[0] if np.ndim(W0) == 3 else 1
+    refuse_if_too_big(f"minimize_restricted_loss with d = {d}, D = {D}, steps = {steps}, "
+                      f"n_restarts = {n_est}", memory=8.0 * check_int(n_est, "n_restarts", minimum=1)
+                      * (d + 40) * D * D,
+                      work=float(steps) * n_est * (d + 200) * D * D,
+                      advice="use fewer steps, restarts or features D")
     if W0 is None:
         n = check_int(n_restarts, "n_restarts", minimum=1)
         g = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
@@ -618,7 +678,9 @@ def minimize_restricted_loss(d: int, D: int, ω, S, *, l_max: int = 1, n_restart
     W.requires_grad_()
     b.requires_grad_()
     _, _, ωt, St = _check_params(W.detach(), b.detach(), ω, S)
-    _adam_cosine([W, b], lambda: _restricted(W, b, ωt, St, l_max).sum(), steps, lr)
+    _adam_cosine([W, b], lambda: _restricted(W, b, ωt, St, l_max), steps, lr,
+                 zero=np.broadcast_to(ωt.sum(-1).numpy() / 3, (n,)),
+                 where="minimize_restricted_loss", unit="restart")
     with torch.no_grad():
         final = _restricted(W, b, ωt, St, l_max)
     return W.detach().numpy(), b.detach().numpy(), final.numpy()
@@ -639,9 +701,20 @@ def two_in_one_candidates(ratio, S, *, optimise: bool = True, steps: int = 1500,
     ``ratio`` and ``S`` broadcast; returns a dict of arrays of their common shape (and, with
     ``optimise``, the optimised ``W``, ``b`` under ``"antipodal*_W"``, ``"antipodal*_b"``).
     """
-    ratio, S = np.broadcast_arrays(check_finite_array(ratio, "ratio"), check_probability(S, "S"))
+    ratio, S = check_finite_array(ratio, "ratio"), check_probability(S, "S")
+    try:
+        ratio, S = np.broadcast_arrays(ratio, S)
+    except ValueError as err:
+        raise ValueError(f"ratio {ratio.shape} and S {S.shape} do not broadcast") from err
     if np.any(ratio < 0):
         raise ValueError("ratio (the importance of feature 2 relative to feature 1) must be >= 0")
+    steps = check_int(steps, "steps", minimum=1)
+    lr = check_float(lr, "lr", positive=True)
+    if not isinstance(optimise, bool):
+        raise TypeError(f"optimise must be True or False, got {optimise!r}")
+    refuse_if_too_big(f"two_in_one_candidates with {ratio.size} (ratio, S) pairs and steps = "
+                      f"{steps}", work=(steps if optimise else 1) * 2000.0 * ratio.size,
+                      memory=2000.0 * ratio.size, advice="use fewer steps or fewer (ratio, S) pairs")
     shape = ratio.shape
     r, Sv = ratio.ravel(), S.ravel()
     p = 1 - Sv
@@ -657,9 +730,11 @@ def two_in_one_candidates(ratio, S, *, optimise: bool = True, steps: int = 1500,
     sign = torch.tensor([1.0, -1.0], dtype=_DT)
 
     def loss():
-        return _restricted((torch.exp(αγ) * sign)[:, None, :], b, ω, St, 2).sum()
+        return _restricted((torch.exp(αγ) * sign)[:, None, :], b, ω, St, 2)
 
-    _adam_cosine([αγ, b], loss, check_int(steps, "steps", minimum=1), lr)
+    _adam_cosine([αγ, b], loss, steps, lr,
+                 zero=ω.sum(-1).numpy() / 3, where="two_in_one_candidates",
+                 unit="(ratio, S) pair")
     with torch.no_grad():
         W = (torch.exp(αγ) * sign)[:, None, :]
         out["antipodal*"] = _restricted(W, b, ω, St, 2).numpy()

@@ -11,6 +11,7 @@ import torch
 from . import models
 from .batches import chunk_steps
 from .config import TrainConfig
+from .limits import format_bytes  # noqa: F401  (re-exported: train quotes estimates with it)
 
 __all__ = ["estimate_memory", "available_memory", "available_cpus"]
 
@@ -90,16 +91,11 @@ def available_cpus(cgroup: str = "/sys/fs/cgroup") -> int:
             quota = parts[0]
             period = parts[1] if period_file is None else (root / period_file).read_text().strip()
             if quota not in ("max", "-1"):
-                cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+                q, p = int(quota), int(period)
+                if q <= 0 or p <= 0:  # a malformed file: ignore it rather than divide by zero
+                    continue
+                cpus = min(cpus, max(1, math.ceil(q / p)))
             break
         except (OSError, ValueError, IndexError):
             continue
     return max(1, cpus)
-
-
-def format_bytes(b: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(b) < 1024:
-            return f"{b:.3g} {unit}"
-        b /= 1024
-    return f"{b / 1024:,.3g} TiB" if b < 1024 * 1000 else f"{b / 1024:,.0f} TiB"

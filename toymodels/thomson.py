@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from ._checks import check_finite_array, check_float, check_int
+from ._checks import as_rng, check_finite_array, check_float, check_int
+from .limits import refuse_if_too_big
 
 __all__ = ["PUBLISHED_ENERGIES", "coulomb_energy", "energy_gradient", "ThomsonSolution",
            "solve_thomson", "random_sphere_points"]
@@ -36,6 +37,9 @@ def _check_points(X, name="X"):
     X = check_finite_array(X, name, ndim=2)
     if X.shape[0] < 2:
         raise ValueError(f"{name} must hold at least 2 points (rows), got {X.shape[0]}")
+    N, m = X.shape
+    refuse_if_too_big(f"the energy of {N} points {name} in R^{m}", memory=8.0 * 3 * N * N * m,
+                      work=10.0 * N * N * m, advice=f"pass fewer points {name}")
     return X
 
 
@@ -57,6 +61,7 @@ def energy_gradient(X, s: float = 1.0) -> np.ndarray:
     """The gradient of :func:`coulomb_energy` with respect to the points, shape ``(N, m)``:
     ``∂E/∂x_i = −s Σ_{j≠i} (x_i − x_j) / ‖x_i − x_j‖^{s+2}``."""
     X = _check_points(X)
+    s = check_float(s, "s", positive=True)
     diff = X[:, None, :] - X[None, :, :]
     r2 = (diff**2).sum(-1)
     np.fill_diagonal(r2, 1.0)
@@ -69,7 +74,9 @@ def random_sphere_points(N: int, m: int, *, rng=None) -> np.ndarray:
     """``N`` points uniform on ``S^{m−1}`` (normalised Gaussians), shape ``(N, m)``."""
     N = check_int(N, "N", minimum=1)
     m = check_int(m, "m", minimum=1)
-    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
+    refuse_if_too_big(f"random_sphere_points with N = {N}, m = {m}", memory=16.0 * N * m,
+                      work=10.0 * N * m, advice="ask for fewer points N")
+    rng = as_rng(rng, "rng")
     Y = rng.standard_normal((N, m))
     return Y / np.linalg.norm(Y, axis=1, keepdims=True)
 
@@ -102,13 +109,18 @@ def solve_thomson(N: int, m: int = 3, *, s: float = 1.0, restarts: int = 20, see
 
     L-BFGS on ``y ↦ E(y/‖y‖)`` from ``restarts`` random starts drawn from a generator seeded by
     ``seed``; returns the best. The Thomson problem has many local minima for larger ``N``: the
-    number of restarts that found the best energy (``hits``) says how easy it was.
+    number of restarts that found the best energy (``hits``) says how easy it was. ``tol`` is
+    L-BFGS's relative tolerance on the energy, in ``(0, 1)``.
     """
     N = check_int(N, "N", minimum=2)
     m = check_int(m, "m", minimum=2)
     restarts = check_int(restarts, "restarts", minimum=1)
     s = check_float(s, "s", positive=True)
-    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
+    tol = check_float(tol, "tol", positive=True, maximum=1.0, max_open=True)
+    refuse_if_too_big(f"solve_thomson with N = {N}, m = {m}, restarts = {restarts}",
+                      work=restarts * 5000.0 * 20 * N * N * m, memory=8.0 * 4 * N * N * m,
+                      advice="use fewer points N or fewer restarts")
+    rng = as_rng(seed, "seed")
     best, energies = None, []
     for _ in range(restarts):
         y0 = random_sphere_points(N, m, rng=rng).ravel()

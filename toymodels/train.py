@@ -53,11 +53,18 @@ from . import models
 from ._checks import check_int
 from .batches import BlockBatches, CpuBatches, DeviceBatches, chunk_steps
 from .config import DTYPES, NoSuperpositionWarning, TrainConfig
-from .divergence import AsyncDivergenceGuard, DivergenceError, divergence_error, find_divergence
+from .divergence import (
+    RUNAWAY,
+    AsyncDivergenceGuard,
+    DivergenceError,
+    _trainer_advice,
+    check_loop_step,
+    find_divergence,
+)
 from .environment import env_flag
 from .optim import FlatOptimizer
 from .resources import available_cpus, available_memory, estimate_memory, format_bytes
-from .results import TrainResult
+from .results import TrainResult, check_checkpoint_path
 
 __all__ = [
     "TrainConfig",
@@ -165,24 +172,24 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
         raise ValueError(f"engine must be 'fused' or 'reference', got {engine!r}")
     if engine == "reference" and (resume is not None or checkpoint is not None):
         raise ValueError("engine='reference' supports neither resume nor checkpoint")
+    if checkpoint is not None:
+        check_checkpoint_path(checkpoint, cfg)  # never overwrite another run's results
 
     n, T, d, D = cfg.n_instances, cfg.batch_size, cfg.n_hidden, cfg.n_features
     shapes = models.param_shapes(cfg.model, n, d, D)
     sizes = {k: math.prod(s) for k, s in shapes.items()}
     θ = torch.empty(sum(sizes.values()), dtype=dtype, device=device)
     g = torch.empty_like(θ)
-    params, grads, off = {}, {}, 0
-    for k, s in shapes.items():
-        params[k] = θ[off:off + sizes[k]].view(s)
-        grads[k] = g[off:off + sizes[k]].view(s)
-        off += sizes[k]
+    params, grads = _views(θ, shapes), _views(g, shapes)
     opt = FlatOptimizer(cfg.optimizer, θ, betas=cfg.betas, eps=cfg.eps,
                         weight_decay=cfg.weight_decay, momentum=cfg.momentum)
+    v = _views(opt.v, shapes) if opt.v is not None else None  # Adam's second moment, by block
 
     log_steps = cfg.log_steps
     start, prev_hist, prev_steps = 0, None, None
     if resume is not None:
-        old = resume if isinstance(resume, TrainResult) else TrainResult.load(resume)
+        old = (resume.validate("resume") if isinstance(resume, TrainResult)
+               else TrainResult.load(resume))
         diff = _compatible(old.config, cfg)
         if diff:
             raise ValueError(f"cannot resume: the config differs in {diff}")
@@ -228,7 +235,13 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
                else BlockBatches(cfg, start, K) if by_workers
                else CpuBatches(cfg, start, K, threaded=bool(prefetch)))
     before = batches.draw if by_workers else None
-    guard = AsyncDivergenceGuard(cfg, grads, device) if accel else None
+    guard = AsyncDivergenceGuard(cfg, grads, device, v) if accel else None
+    # runaway: a logged loss above RUNAWAY times the larger of the zero model's loss at S = 0
+    # (Σ ω / 3) and the first logged loss (known at the first logged step of this run)
+    zero = torch.as_tensor(cfg.importance_array.sum(1) / 3, dtype=torch.float64, device=device)
+    limit = None
+    if prev_hist is not None and len(prev_hist):
+        limit = RUNAWAY * torch.maximum(zero, torch.as_tensor(prev_hist[0], device=device))
 
     bar = None
     if _show_progress(cfg.progress):
@@ -255,7 +268,7 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
 
     if engine == "reference":
         try:
-            _reference_loop(cfg, params, batches, log_index, loss_log, dtype, start)
+            _reference_loop(cfg, params, batches, log_index, loss_log, dtype, start, zero)
         finally:
             batches.close()
             stepper.close()
@@ -277,12 +290,19 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
                 L = stepper(x, li is not None, before)
                 if li is not None:
                     loss_log[li].copy_(L)
+                    if limit is None:
+                        limit = RUNAWAY * torch.maximum(zero, L.double())
                 if guard is None:
-                    if not math.isfinite(float(g.sum())) or (li is not None
-                                                             and not bool(torch.isfinite(L).all())):
-                        find_divergence(cfg, params, x, c, t)
+                    # one host read a step: the gradient's sum (NaN or inf anywhere makes it
+                    # non-finite) plus that of Adam's v (inf once it overflowed); the loss is
+                    # compared with the runaway limit where it is computed, at the logged steps
+                    health = g.sum() if v is None else g.sum() + opt.v.sum()
+                    if not math.isfinite(float(health)) or (li is not None
+                                                            and not bool((L <= limit).all())):
+                        find_divergence(cfg, params, x, c, t, v=v,
+                                        scale=None if limit is None else limit / RUNAWAY)
                 else:
-                    guard.record(t)
+                    guard.record(t, L if li is not None else None, limit)
                 opt.step(g, lr if constant_lr else cfg.learning_rate(t))
                 done = t + 1
                 if bar is not None and (done % bar_every == 0 or done == cfg.steps):
@@ -301,6 +321,10 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
                         last_save = time.monotonic()
             if guard is not None:
                 guard.check(blocking=True)
+            elif v is not None and not bool(torch.isfinite(opt.v).all()):  # the last update
+                check_loop_step("training", cfg.steps, np.zeros(n), np.ones(n),
+                                state=torch.cat([b.reshape(n, -1) for b in v.values()], 1).cpu(),
+                                advice=_trainer_advice(cfg, overflow=True))
     finally:
         batches.close()
         stepper.close()
@@ -316,8 +340,20 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
     return result
 
 
-def _reference_loop(cfg, params, batches, log_index, loss_log, dtype, start) -> None:
-    """The plain loop: autograd through the model's forward pass and ``torch.optim``."""
+def _views(flat: torch.Tensor, shapes: dict) -> dict:
+    """The blocks of a flat buffer (parameters, gradients or optimizer state) by name."""
+    out, off = {}, 0
+    for k, s in shapes.items():
+        size = math.prod(s)
+        out[k] = flat[off:off + size].view(s)
+        off += size
+    return out
+
+
+def _reference_loop(cfg, params, batches, log_index, loss_log, dtype, start, zero) -> None:
+    """The plain loop: autograd through the model's forward pass and ``torch.optim``, with the
+    same divergence checks as the fused loop (every step: a NaN, inf or runaway loss, and an
+    overflow of Adam's ``v``)."""
     leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(list(leaves.values()), lr=cfg.lr, momentum=cfg.momentum,
@@ -330,10 +366,13 @@ def _reference_loop(cfg, params, batches, log_index, loss_log, dtype, start) -> 
     for t in range(start, cfg.steps):
         x = batches.next().to(dtype).transpose(1, 2)  # (n, T, D)
         L = models.loss(cfg.model, leaves, x, ω)
-        bad = ~torch.isfinite(L.detach())
-        if bool(bad.any()):
-            raise divergence_error(t, bad.cpu().numpy(), np.zeros(len(L), bool),
-                                    L.detach().cpu().numpy())
+        Ln = L.detach().double()
+        if t == start:
+            scale = torch.maximum(zero, Ln)
+        v = [opt.state[p]["exp_avg_sq"].reshape(len(Ln), -1) for p in leaves.values()
+             if "exp_avg_sq" in opt.state[p]]
+        check_loop_step("training", t, Ln.cpu().numpy(), scale.cpu().numpy(),
+                        state=torch.cat(v, 1).cpu() if v else None, advice=_trainer_advice(cfg))
         opt.zero_grad(set_to_none=True)
         L.sum().backward()
         for group in opt.param_groups:

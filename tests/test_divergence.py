@@ -1,0 +1,109 @@
+"""Divergence is found wherever it happens: every optimisation loop of the package raises
+DivergenceError (naming the step, the instance and what to change) for a non-finite or runaway
+loss and for an optimiser state that overflowed (which freezes the parameters)."""
+
+import numpy as np
+import pytest
+
+from toymodels import flows
+from toymodels import linear_dynamics as ld
+from toymodels import relu_loss as rl
+from toymodels.train import DivergenceError, TrainConfig, train
+
+BASE = dict(n_features=5, n_hidden=2, n_instances=2, sparsity=0.9, steps=20, batch_size=64,
+            log_every=5, progress=False)
+
+
+def run(engine=None, **kw):
+    return train(TrainConfig(**{**BASE, **kw}), engine=engine)
+
+
+# the issue's reproductions: each returned final losses near 3e36 (or untouched parameters)
+OVERFLOW = [dict(lr=1e9), dict(lr=1e9, optimizer="adamw"), dict(weight_decay=1e30),
+            dict(lr=1e9, model="tied"), dict(lr=1e9, model="linear")]
+
+
+@pytest.mark.parametrize("kw", OVERFLOW, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()))
+@pytest.mark.parametrize("path", ["cpu", "accelerator"])
+def test_adam_state_overflow_is_a_divergence(kw, path, monkeypatch):
+    if path == "accelerator":
+        monkeypatch.setenv("TOYMODELS_ACCELERATOR_PATH", "1")
+    with pytest.raises(DivergenceError, match=r"diverged at step \d+.*instance.*smaller lr") as err:
+        run(**kw)
+    assert 0 <= err.value.step < 20 and err.value.instances and set(err.value.instances) <= {0, 1}
+    if path == "cpu":
+        assert "second-moment" in str(err.value)
+
+
+@pytest.mark.parametrize("kw", [dict(lr=1e9), dict(weight_decay=1e30)])
+def test_the_reference_engine_finds_it_too(kw):
+    with pytest.raises(DivergenceError, match=r"diverged at step \d+.*smaller lr"):
+        run(engine="reference", **kw)
+
+
+@pytest.mark.parametrize("path", ["cpu", "accelerator"])
+def test_a_runaway_loss_is_a_divergence(path, monkeypatch):
+    if path == "accelerator":
+        monkeypatch.setenv("TOYMODELS_ACCELERATOR_PATH", "1")
+    # Adam with lr = 1e3: every loss and every state stays finite, but the loss ends near 5e10,
+    # ten orders of magnitude above the loss of the zero model
+    with pytest.raises(DivergenceError, match=r"diverged at step \d+: the loss of instance \d is "
+                       r".*ran away.*smaller lr") as err:
+        run(lr=1e3)
+    assert err.value.instances and err.value.step % 5 == 0  # found at a logged step
+
+
+def test_the_message_says_what_to_change():
+    with pytest.raises(DivergenceError, match=r"smaller lr \(now 1e\+09\), or dtype='float64'"):
+        run(lr=1e9)
+    with pytest.raises(DivergenceError, match=r"smaller weight_decay \(now 1e\+30\)"):
+        run(weight_decay=1e30)
+
+
+def test_healthy_aggressive_runs_still_pass():
+    r = run(lr=0.1, steps=200)
+    assert np.all(np.isfinite(r.final_loss))
+
+
+# --- the other loops ---------------------------------------------------------------------------
+
+Σ = np.diag([3.0, 2.0, 1.0])
+
+
+@pytest.mark.parametrize("opt", ["adam", "gd"])
+def test_train_linear_diverges_loudly(opt):
+    with pytest.raises(DivergenceError, match=r"diverged at step \d+.*smaller lr \(now 1e\+09\)"):
+        ld.train_linear(Σ, 2, optimizer=opt, lr=1e9, steps=200)
+
+
+def test_train_linear_adam_that_recovers_is_not_a_divergence():
+    run_ = ld.train_linear(Σ, 2, optimizer="adam", lr=1.0, steps=200)
+    assert run_.loss[-1] < run_.loss[0]
+
+
+def test_train_linear_on_a_zero_covariance_blames_no_lr():
+    run_ = ld.train_linear(np.zeros((3, 3)), 1, steps=5)
+    assert np.all(run_.loss == 0.0) and np.isfinite(run_.lr)
+
+
+def test_the_default_lr_is_named_as_the_default():
+    with pytest.raises(DivergenceError, match="default"):
+        ld.train_linear(Σ, 2, A0=np.full((3, 2), 1e3), B0=np.full((2, 3), 1e3), steps=50)
+
+
+def test_minimize_restricted_loss_diverges_loudly():
+    with pytest.raises(DivergenceError, match=r"diverged at step \d+.*restart.*smaller lr") as err:
+        rl.minimize_restricted_loss(2, 5, 1.0, 0.9, lr=1e9, steps=100, n_restarts=2)
+    assert set(err.value.instances) <= {0, 1}
+
+
+def test_two_in_one_candidates_diverges_loudly():
+    with pytest.raises(DivergenceError, match=r"diverged at step \d+.*smaller lr") as err:
+        rl.two_in_one_candidates([1.0, 2.0], 0.5, lr=1e9, steps=100)
+    assert set(err.value.instances) <= {0, 1}
+
+
+def test_tied_gradient_descent_diverges_with_the_same_error():
+    with pytest.raises(DivergenceError, match=r"diverged at step \d+.*smaller lr") as err:
+        flows.gradient_descent_tied(np.ones((1, 3)), Σ, 10.0, 100)
+    assert isinstance(err.value, FloatingPointError)  # what it raised before, still caught
