@@ -51,6 +51,8 @@ X2 = np.array([[1.0, 0.2], [0.0, 1.0], [-1.0, 0.3]])
 λ = np.array([4.0, 2.0, 1.0, 0.5])
 H = np.diag([1.0, -1.0, 0.0])
 LOSS = np.array([3.0, 2.5, 1.0, 0.2])
+W_SMOOTH = np.array([[1.0, 0.3, 0.6], [0.2, 1.0, -0.8]])  # no kink: no ⟨w_k, w_i⟩ = 0 = b_k
+B_SMOOTH = np.array([-0.1, -0.1, 0.1])
 
 
 def _cfg(**kw):
@@ -249,6 +251,30 @@ EXAMPLES = {
     # results
     "results.config_differences": ex(CFG, _cfg(steps=5)),
     "results.check_checkpoint_path": ex("no-such-file-here.npz", CFG),
+    # kgons
+    "kgons.kgon_weights": ex(5, 3, 1.2),
+    "kgons.one_sparse_loss": ex(W, b, ω),
+    "kgons.block_loss": ex(5, 1.1, -0.2),
+    "kgons.dropped_bias": ex(5, S),
+    "kgons.kgon_block_roots": ex(5),
+    "kgons.kgon_critical_point": ex(6, 5, n_dead=1, dead_bias=-1.0, importance=np.ones(6)),
+    "kgons.kgon_critical_points": ex(4, 4, S=S),
+    "kgons.kgon_family": ex(5, [2, 5]),
+    # landscape
+    "landscape.flatten": ex(W, b),
+    "landscape.unflatten": ex(np.arange(9.0), 2, 3),
+    "landscape.loss_gradient": ex(W, b, S=S, importance=ω, l_max=2),
+    "landscape.loss_hessian": ex(W, b, S=S, importance=ω, l_max=1),
+    "landscape.kinks": ex(W, b, 1e-9),
+    "landscape.symmetry_directions": ex(W, b),
+    "landscape.second_order_test": ex(W, b, eps=1e-4, n_random=1, seed=0),
+    "landscape.analyse_critical_point": ex(W_SMOOTH, B_SMOOTH, null_tol=1e-9),
+    # polytopes
+    "polytopes.polytope_directions": ex("square antiprism", [0.4]),
+    "polytopes.polytope_critical_point": ex("digon", S),
+    "polytopes.dropped_feature_loss": ex(S),
+    "polytopes.full_loss_minimum": ex("dedicated", S, T=200, rng=0),
+    "polytopes.saving_per_dimension": ex("dedicated", S, T=200, rng=0),
     # thomson
     "thomson.coulomb_energy": ex(X2, 1.0),
     "thomson.energy_gradient": ex(X2, 1.0),

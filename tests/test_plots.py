@@ -36,8 +36,10 @@ def test_feature_polygons_draws_an_arrow_to_every_column():
 
 def test_feature_polygons_lays_out_rows_and_blank_panels():
     fig = plots.feature_polygons(np.stack([pentagon()] * 3), ncols=2)
-    assert len(fig.axes) == 4  # 2 x 2 grid, the fourth panel blank
-    assert sum(bool(ax.lines) for ax in fig.axes) == 3
+    panels = [ax for ax in fig.axes if not hasattr(ax, "_colorbar")]
+    assert len(panels) == 4  # 2 x 2 grid, the fourth panel blank
+    assert sum(bool(ax.lines) for ax in panels) == 3
+    assert len(fig.axes) == 5  # and a colour bar for the feature index
 
 
 @pytest.mark.parametrize("W, msg", [(np.zeros((1, 3, 5)), "2-d embeddings"),
@@ -62,6 +64,8 @@ def test_superposition_panel_shows_gram_matrix_bias_and_norms():
         np.testing.assert_allclose(M[:, 7], b[k])
         widths = [p.get_width() for p in bars[k].patches]
         np.testing.assert_allclose(widths, np.linalg.norm(W[k], axis=0))
+    labels = [ax.get_ylabel() for ax in fig.axes if hasattr(ax, "_colorbar")]
+    assert labels == [r"$W^\top W$ and $b$", "interference"]  # every colour scale explained
 
 
 def test_superposition_panel_colours_shared_features_differently():
@@ -85,3 +89,34 @@ def test_playground_warns_without_superposition_and_refuses_bad_decay():
         plots.playground(3, 3, 0.5, n_instances=1, steps=10)
     with pytest.raises(ValueError, match="importance_decay"):
         plots.playground(importance_decay=0.0, steps=10)
+
+
+def test_figure_png_records_the_smallest_drawn_text_and_shows_at_natural_size():
+    import struct
+
+    from toymodels._figures import MIN_TEXT_KEY, figure_png
+
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
+    ax.plot([0, 1], [0, 1])
+    ax.tick_params(labelsize=9)
+    ax.set_title("title", fontsize=14)
+    data, meta = figure_png(fig)
+    width, height = struct.unpack(">II", data[16:24])
+    assert (meta["width"], meta["height"]) == (width // 2, height // 2)  # a 2x PNG
+    assert f"{MIN_TEXT_KEY}\x0025.00".encode() in data  # 9 pt at 200 dpi = 25 px
+
+    fig, ax = plt.subplots(dpi=100)
+    ax.axis("off")  # hidden tick labels are not drawn, so they do not count
+    ax.set_title("only this", fontsize=12)
+    assert f"{MIN_TEXT_KEY}\x0033.33".encode() in figure_png(fig)[0]
+    assert figure_png(plt.figure()) is None  # an empty figure shows nothing
+
+
+@pytest.mark.parametrize("kwargs, msg", [({"ncols": 0}, "ncols"), ({"ncols": "2"}, "ncols"),
+                                         ({"size": -1.0}, "size"), ({"size": float("nan")}, "size")])
+def test_grids_refuse_bad_layout_arguments(kwargs, msg):
+    W = np.stack([pentagon()] * 2)
+    with pytest.raises((TypeError, ValueError), match=msg):
+        plots.feature_polygons(W, **kwargs)
+    with pytest.raises((TypeError, ValueError), match=msg):
+        plots.superposition_panel(W, np.zeros((2, 5)), **kwargs)

@@ -27,8 +27,9 @@ import torch
 from . import models
 from .config import TrainConfig
 
-__all__ = ["RUNAWAY", "DivergenceError", "find_divergence", "divergence_error", "lr_advice",
-           "check_loop_step", "AsyncDivergenceGuard"]
+# ``lr_advice`` and ``check_loop_step`` are the package's own plumbing (imported by the loops in
+# flows, linear_dynamics and relu_loss), not part of the public API.
+__all__ = ["RUNAWAY", "DivergenceError", "find_divergence", "divergence_error", "AsyncDivergenceGuard"]
 
 #: a loss more than this many times its starting scale has run away (a diverged run)
 RUNAWAY = 1e8
