@@ -25,9 +25,9 @@
 # %% tags=["remove-cell"]
 # Colab: install the book's package when it is missing (hidden in the rendered book).
 import importlib.util, subprocess, sys
+REPOSITORY = "{{ repository.url }}"  # the book's repository, filled in by .ci/repository.py
 if "google.colab" in sys.modules and importlib.util.find_spec("toymodels") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/toymodels-book/toy-autoencoders"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY}"], check=True)
 
 # %%
 import toymodels as tm
