@@ -105,6 +105,8 @@ EXAMPLES = {
     # batches
     "batches.chunk_steps": ex(CFG, "cpu"),
     "batches.chunk_seed": ex(3, 5),
+    # book
+    "book.glue": ex("x", 1.5, digits=4),
     # config
     "config.TrainConfig": ex(model="relu", n_features=3, n_hidden=2, n_instances=2, sparsity=0.5,
                              importance=ω, batch_size=8, steps=3, lr=1e-3, log_every=1,

@@ -57,11 +57,8 @@ def test_every_toc_entry_exists_and_every_chapter_is_listed():
     assert chapters <= set(files)
 
 
-# TEMPORARY (issue 14): the chapters' Colab cells still write the address literally; the chapter
-# branch (reader-b) replaces it with the placeholder. Remove this set when that lands.
-COLAB_ADDRESS_PENDING = {"chapters/01_linear_autoencoder.py", "chapters/01_linear_autoencoder.ipynb",
-                         "chapters/02_sparse_data_and_tying.py", "chapters/02_sparse_data_and_tying.ipynb",
-                         "chapters/03_relu_output_model.py", "chapters/03_relu_output_model.ipynb"}
+# Chapters whose Colab cell still writes the address literally (none of chapters 1-3 does now).
+COLAB_ADDRESS_PENDING: set[str] = set()
 
 
 def _repository():

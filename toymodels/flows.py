@@ -318,8 +318,8 @@ def hidden_lyapunov(W) -> float:
 
 
 def plot_trajectory(traj: FlowTrajectory, Σ, *, snapshots: int = 4, title: str = ""):
-    """Figure of a tied-flow trajectory: ``WᵀW`` at up to ``snapshots`` times (top row: when ``W``
-    has covered 1/k, 2/k, ..., all of the length of its path), then the norms
+    """Figure of a tied-flow trajectory: ``WᵀW`` at up to ``snapshots`` times (top, two to a
+    row: when ``W`` has covered 1/k, 2/k, ..., all of the length of its path), then the norms
     ``‖w_i‖`` and interferences ``⟨w_i, w_j⟩`` over time, and the tied loss above its minimum
     together with :func:`hidden_lyapunov` (log scale). Returns the matplotlib figure."""
     import matplotlib.pyplot as plt
@@ -330,8 +330,10 @@ def plot_trajectory(traj: FlowTrajectory, Σ, *, snapshots: int = 4, title: str 
     D, d = Σ.shape[0], traj.W.shape[1]
     λ = np.sort(np.linalg.eigvalsh(Σ))[::-1]
     L_min = λ[d:].sum()
-    fig = plt.figure(figsize=(9, 5.4))
-    grid = fig.add_gridspec(2, max(snapshots, 2), height_ratios=[1, 1.1])
+    fig = plt.figure(figsize=(4.8, 9.2), layout="constrained")
+    ncols = 2 if snapshots > 1 else 1
+    nrows = -(-snapshots // ncols)
+    grid = fig.add_gridspec(nrows + 2, ncols, height_ratios=[1] * nrows + [1.1, 1.1])
     L = np.array([tied_loss(W, Σ) for W in traj.W]) - L_min
     V = np.array([hidden_lyapunov(W) for W in traj.W])
     # snapshots when W has covered 1/k, 2/k, ..., all of the length of its path
@@ -340,30 +342,32 @@ def plot_trajectory(traj: FlowTrajectory, Σ, *, snapshots: int = 4, title: str 
     idx = sorted({int(np.argmax(travelled >= q - 1e-12))
                   for q in np.arange(1, snapshots + 1) / snapshots})
     vmax = max(np.abs(M).max(), 1e-12)
+    ticks = np.arange(0, D, max(1, -(-D // 6)))  # features numbered from 1, as in the text
+    heat_axes = []
     for k, i in enumerate(idx):
-        ax = fig.add_subplot(grid[0, k])
+        ax = fig.add_subplot(grid[k // ncols, k % ncols])
         im = ax.imshow(M[i], vmin=-vmax, vmax=vmax, cmap="RdBu_r")
-        ax.set_title(f"WᵀW at t = {traj.t[i]:.3g}", fontsize=8)
-        ax.set_xticks([]), ax.set_yticks([])
-    fig.colorbar(im, cax=fig.add_axes([0.92, 0.58, 0.012, 0.28]))
-    half = max(snapshots, 2) // 2
-    ax = fig.add_subplot(grid[1, :half])
+        ax.set_title(f"$t={traj.t[i]:.3g}$")
+        ax.set_xticks(ticks, [str(j + 1) for j in ticks])
+        ax.set_yticks(ticks, [str(j + 1) for j in ticks])
+        ax.grid(False)
+        heat_axes.append(ax)
+    fig.colorbar(im, ax=heat_axes, shrink=0.8, label=r"entries of $W^\top W$")
+    ax = fig.add_subplot(grid[nrows, :])
     norms = np.sqrt(np.einsum("tii->ti", M))
     iu = np.triu_indices(D, 1)
     ax.plot(traj.t, M[:, iu[0], iu[1]], color="C1", lw=0.7)
     ax.plot(traj.t, norms, color="C0", lw=1.2)
-    ax.plot([], [], color="C0", label="‖w_i‖")
-    ax.plot([], [], color="C1", label="⟨w_i, w_j⟩")
-    ax.set_xlabel("t")
-    ax.legend(fontsize=8)
-    ax = fig.add_subplot(grid[1, half:])
+    ax.plot([], [], color="C0", label=r"$\|w_i\|$")
+    ax.plot([], [], color="C1", label=r"$\langle w_i, w_j\rangle$")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    ax = fig.add_subplot(grid[nrows + 1, :], sharex=ax)
     ax.semilogy(traj.t, np.maximum(L, 1e-16), label="tied loss − its minimum")
-    ax.semilogy(traj.t, np.maximum(V, 1e-16), label="¼‖I − WWᵀ‖²")
-    ax.set_xlabel("t")
-    ax.legend(fontsize=8)
-    fig.subplots_adjust(wspace=0.4, hspace=0.35, right=0.9)
+    ax.semilogy(traj.t, np.maximum(V, 1e-16), label=r"$\frac{1}{4}\|I-WW^\top\|_F^2$")
+    ax.set_xlabel("$t$")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title)
     return fig
 
 

@@ -218,11 +218,11 @@ def playground(λ=(4.0, 2.0, 1.0, 0.5), d: int = 2, init_scale: float = 1e-3,
         _, ax = plt.subplots()
     ax.plot(run.loss, color="k", lw=1.5, label=f"{optimizer}, init scale {init_scale:g}")
     for level, J in linear.critical_levels(λ, d):
-        style = "-" if len(J) == d else ":"
-        ax.axhline(level, color="C0" if len(J) == d else "C1", ls=style, lw=0.7)
-        ax.annotate(linear.label(J), (steps, level), fontsize=7, va="center",
-                    xytext=(3, 0), textcoords="offset points", annotation_clip=False)
+        full = len(J) == d
+        ax.axhline(level, color="C0" if full else "C1", ls="-" if full else ":", lw=0.7)
+    ax.plot([], [], color="C0", lw=0.7, label="critical value, rank d")
+    ax.plot([], [], color="C1", ls=":", lw=0.7, label="critical value, rank < d")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
-    ax.legend(loc="upper right", bbox_to_anchor=(0.9, 1.0))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
     return run
