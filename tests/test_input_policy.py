@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
 import pkgutil
 import re
 import signal
 import time
 import warnings
 
-os.environ.setdefault("MPLBACKEND", "Agg")
-
+# No os.environ["MPLBACKEND"] here: the notebook kernels that `pytest --nbval` starts later in the
+# same run inherit the environment, and their figures would stop displaying.
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
@@ -35,9 +34,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from api_examples import EXAMPLES, KNOWN_GAPS  # noqa: E402
 
 import toymodels  # noqa: E402
-from tests.api_examples import EXAMPLES, KNOWN_GAPS  # noqa: E402
 
 HUGE = 10**15
 CPU_LIMIT_S = 1.0  # CPU seconds a refusal may cost
