@@ -266,7 +266,7 @@ print(f"{len(RRR_CASES)} reduced-rank cases sampled")
 # minima form the orbit $(AC, C^{-1}B)$, $C\in GL(d)$, a manifold of dimension $d^2$, and the
 # Hessian is non-degenerate across it. The general statement:
 #
-# ```{prf:proposition} What the Hessian says about $\lambda$
+# ```{prf:proposition} What the Hessian says about the learning coefficient
 # :label: prop-hessian-llc
 # Let $w^*$ be a local minimum of an analytic $L$ with Hessian $H$ of rank $\rho$ and nullity
 # $\nu=P-\rho$. Then
