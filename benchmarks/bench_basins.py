@@ -1,12 +1,12 @@
 """Benchmark (not a test): basin statistics of 5 features in 2 dimensions, two ways.
 
-* exact path: ``toymodels.exact_training.minimize_exact`` on the exact loss on ``l ≤ 2``
+* exact path: ``toymodels.relu.exact_training.minimize_exact`` on the exact loss on ``l ≤ 2``
   active features (``P_0L_0 + P_1L_1 + P_2L_2``, Chapter 3), full batch, deterministic, batched
   over all initialisations, Adam then a Newton finisher to ``‖∇L‖ < 1e-10``;
-* sampled path (the baseline): the batched trainer ``toymodels.train.train`` (Adam, batch 1024,
+* sampled path (the baseline): the batched trainer ``toymodels.train.engine.train`` (Adam, batch 1024,
   fresh samples every step), which is how Chapter 3 trains.
 
-Both label every end point with ``toymodels.basins.classify`` and print the basin table; the
+Both label every end point with ``toymodels.relu.basins.classify`` and print the basin table; the
 printed ratio is the exact path's time over the sampled path's time, measured in the same
 process back to back. This machine is shared: absolute times are not comparable between runs,
 the ratio is the figure to read.
@@ -21,9 +21,9 @@ import time
 
 import numpy as np
 
-from toymodels import basins
-from toymodels import exact_training as et
-from toymodels.train import TrainConfig, train
+from toymodels.relu import basins
+from toymodels.relu import exact_training as et
+from toymodels.train.engine import TrainConfig, train
 
 
 def exact(n: int, S: float, steps: int, seed: int):

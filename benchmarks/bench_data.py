@@ -6,7 +6,7 @@ second moment, fraction of zeros), which is what a sanity check of the Section 2
 
 * baseline: what a reader writes first, two fresh ``torch.rand`` draws per chunk, a compare
   and a multiply (``(torch.rand(...) > S) * torch.rand(...)``), then the same reductions;
-* ``toymodels.data.streaming_moments``: one uniform per entry, ``x = max(u - S, 0)/(1 - S)``,
+* ``toymodels.tied.data.streaming_moments``: one uniform per entry, ``x = max(u - S, 0)/(1 - S)``,
   drawn by numpy PCG64 into a reused cache-sized float32 buffer, transformed in place, with
   independent seeded generators on worker threads (numpy releases the GIL while drawing).
 
@@ -22,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from toymodels.data import streaming_moments
+from toymodels.tied.data import streaming_moments
 
 
 def baseline(T: int, D: int, S: float, chunk_rows: int = 100_000) -> dict:
@@ -63,7 +63,7 @@ def main() -> None:
                   abs(r["zero_fraction"].mean() - S))
         print(f"{name:>10}: max |pooled moment - exact| = {err:.2e}")
     print(f"{T:.0e} samples x {D} features = {n:.0e} numbers, S = {S}, {args.threads} thread(s)")
-    print(f"toymodels.data.streaming_moments: {t_ours:6.2f} s  ({t_ours / n * 1e9:.2f} ns/number)")
+    print(f"toymodels.tied.data.streaming_moments: {t_ours:6.2f} s  ({t_ours / n * 1e9:.2f} ns/number)")
     print(f"baseline (2x torch.rand, >, *):   {t_base:6.2f} s  ({t_base / n * 1e9:.2f} ns/number)")
     print(f"speed-up over the baseline: {t_base / t_ours:.1f}x;  target < 2 s: "
           f"{'met' if t_ours < 2 else 'NOT met'}")

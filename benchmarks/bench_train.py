@@ -11,10 +11,10 @@ constant) and data law, twice:
     step drawn as the Toy Models paper's code draws it (one ``torch.rand`` for the values, one
     for the active mask, ``torch.where``), the loss logged as a detached tensor at the logged
     steps;
-(a') the same loop with a batch from ``toymodels.data.sparse_uniform_torch`` instead (one
+(a') the same loop with a batch from ``toymodels.tied.data.sparse_uniform_torch`` instead (one
     ``torch.rand`` per entry: a faster baseline than a reader would write, reported alongside
     as the stricter comparison);
-(b) ``toymodels.train.train``.
+(b) ``toymodels.train.engine.train``.
 
 It prints steps/s for each and their ratio, checks that both reach the same per-instance loss
 within noise (the difference of the final losses, over the standard error estimated from the
@@ -35,9 +35,9 @@ import time
 import numpy as np
 import torch
 
-from toymodels.data import sparse_uniform_torch
 from toymodels.environment import choose_device
-from toymodels.train import TrainConfig, _init_params, train
+from toymodels.tied.data import sparse_uniform_torch
+from toymodels.train.engine import TrainConfig, _init_params, train
 
 
 def intro_config(**kw) -> TrainConfig:
@@ -72,7 +72,7 @@ def paper_batch(cfg: TrainConfig, gen: torch.Generator, p: torch.Tensor) -> torc
 def baseline(cfg: TrainConfig, device, batch: str = "paper") -> dict:
     """The obvious loop: einsum + autograd + torch.optim.Adam, a fresh batch every step
     (``batch``: ``"paper"`` for :func:`paper_batch`, ``"toymodels"`` for
-    ``toymodels.data.sparse_uniform_torch``)."""
+    ``toymodels.tied.data.sparse_uniform_torch``)."""
     init = _init_params(cfg)
     W = torch.nn.Parameter(init["W"].to(device, torch.float32))
     b = torch.nn.Parameter(init["b"].to(device, torch.float32))

@@ -45,10 +45,12 @@ import numpy as np
 import sympy as sp
 import torch
 
-from toymodels import hessian, linear
-from toymodels import linear_dynamics as ld
-from toymodels.book import glue
-from toymodels.data import sparse_uniform
+from toymodels.linear import hessian
+
+from toymodels.linear import autoencoder as linear
+from toymodels.linear import dynamics as ld
+from toymodels.present.book import glue
+from toymodels.tied.data import sparse_uniform
 
 # %% [markdown]
 # ## The model and its loss

@@ -43,8 +43,14 @@ import numpy as np
 import sympy as sp
 import torch
 
-from toymodels import data, flows, linear, moments
-from toymodels.book import glue
+from toymodels.tied import data
+
+from toymodels.tied import flows
+
+from toymodels.linear import autoencoder as linear
+
+from toymodels.tied import moments
+from toymodels.present.book import glue
 
 # %% [markdown]
 # ## The data
@@ -975,7 +981,7 @@ assert flows.tied_loss(W_notes, Σ_flow) - λ_f[d_f:].sum() > 1e-6
 # 1. the exact tied flow, integrated by `solve_ivp`;
 # 2. gradient descent on the exact $\Sigma$, $W \leftarrow W - \eta\nabla L(W)$, which follows the
 #    flow of $-\nabla L$ at time $t = \eta k$ up to an error of order $\eta$;
-# 3. minibatch SGD and Adam {cite:p}`kingma2014adam` on fresh batches (`toymodels.train`), whose
+# 3. minibatch SGD and Adam {cite:p}`kingma2014adam` on fresh batches (`toymodels.train.engine`), whose
 #    gradient is the exact gradient for the batch estimate $\Sigma_B/B$ of $\mathbb{E}[xx^\top]$.
 #
 # First, (1) against (2): the distance at a fixed time halves when the step halves.
@@ -999,7 +1005,7 @@ assert 1.8 < gd_err[0.1] / gd_err[0.05] < 2.3 and 1.8 < gd_err[0.05] / gd_err[0.
 # trainer's default initialisation for 3000 steps.
 
 # %%
-from toymodels.train import TrainConfig, train
+from toymodels.train.engine import TrainConfig, train
 
 P_top = U_het[:, :d_h] @ U_het[:, :d_h].T
 L_min = λ_het[d_h:].sum()

@@ -40,14 +40,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
 
-from toymodels import basins, flows
-from toymodels import exact_training as et
-from toymodels import geometry as geo
-from toymodels import plots
-from toymodels import relu_loss as rl
-from toymodels import thomson as th
-from toymodels.book import glue
-from toymodels.train import TrainConfig, train
+from toymodels.relu import basins
+
+from toymodels.tied import flows
+from toymodels.relu import exact_training as et
+from toymodels.relu import geometry as geo
+from toymodels.present import plots
+from toymodels.relu import loss as rl
+from toymodels.relu import thomson as th
+from toymodels.present.book import glue
+from toymodels.train.engine import TrainConfig, train
 
 # %% [markdown]
 # (sec-ch3-model)=
@@ -209,7 +211,7 @@ print("sympy and toymodels agree in every regime")
 # conditioned on the skeleton:
 
 # %%
-from toymodels.data import nonzero_counts, sparse_uniform
+from toymodels.tied.data import nonzero_counts, sparse_uniform
 
 x = sparse_uniform(1_000_000, D, 0.7, rng=6)
 count = nonzero_counts(x)

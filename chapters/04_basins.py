@@ -39,10 +39,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from myst_nb import glue
 
-from toymodels import basins, kgons
-from toymodels import exact_training as et
-from toymodels import landscape as ls
-from toymodels import relu_loss as rl
+from toymodels.relu import basins
+
+from toymodels.relu import kgons
+from toymodels.relu import exact_training as et
+from toymodels.relu import landscape as ls
+from toymodels.relu import loss as rl
 
 warnings.simplefilter("ignore", kgons.RootWarning)
 

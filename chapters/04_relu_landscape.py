@@ -46,10 +46,10 @@ import numpy as np
 import sympy as sp
 from myst_nb import glue
 
-from toymodels import kgons as kg
-from toymodels import landscape as ls
-from toymodels import polytopes as pt
-from toymodels import relu_loss as rl
+from toymodels.relu import kgons as kg
+from toymodels.relu import landscape as ls
+from toymodels.relu import polytopes as pt
+from toymodels.relu import loss as rl
 
 # %% [markdown]
 # (sec-ch4-closed-form)=

@@ -47,11 +47,11 @@ import numpy as np
 import torch
 from myst_nb import glue
 
-from toymodels import hessian as lin_hessian
-from toymodels import learning_coefficient as lc
-from toymodels import llc
-from toymodels import llc_models as lm
-from toymodels.linear import second_moment
+from toymodels.linear import hessian as lin_hessian
+from toymodels.lc import learning_coefficient as lc
+from toymodels.lc import llc
+from toymodels.lc import llc_models as lm
+from toymodels.linear.autoencoder import second_moment
 
 # %% [markdown]
 # ## The local learning coefficient and the free energy
@@ -90,7 +90,7 @@ from toymodels.linear import second_moment
 # $$w_{t+1}=w_t-\frac{\epsilon}{2}\Bigl(\gamma(w_t-w^*)+n\beta\nabla L_{B_t}(w_t)\Bigr)+\sqrt{\epsilon}\,\xi_t,
 # \qquad \xi_t\sim N(0,I),$$ (eq-sgld)
 #
-# where $L_{B_t}$ is the loss on a minibatch. `toymodels.llc.sgld_llc` runs many chains as one
+# where $L_{B_t}$ is the loss on a minibatch. `toymodels.lc.llc.sgld_llc` runs many chains as one
 # tensor, drops a burn-in, and averages $L_{B_t}(w_t)-L_{B_t}(w^*)$ (the same minibatch at both
 # points: an unbiased control variate). Its knobs are the step $\epsilon$, the localisation
 # $\gamma$, the number of chains and their length.
@@ -388,7 +388,7 @@ glue("gamma-big", by_γ[-1].llc, display=False)
 # them leaves every ReLU off).
 
 # %%
-from toymodels import kgons
+from toymodels.relu import kgons
 
 D_K = 6
 CONFIGS = [(6, 0), (5, 1), (5, 0), (4, 2), (4, 0), (3, 0)]  # (k, number of dead features)
@@ -579,8 +579,8 @@ plt.show()
 # `geometry.polygon`).
 
 # %%
-from toymodels import geometry as geo
-from toymodels import relu_loss as rl
+from toymodels.relu import geometry as geo
+from toymodels.relu import loss as rl
 
 sizes = [int(round(n_c / 4)), int(round(n_c)), int(round(4 * n_c))]
 draws = {n: lm.relu_posterior_draws(D_K, n, chains=32, steps=3000, seed=0) for n in sizes}
@@ -683,7 +683,7 @@ if tm.widgets_live():
 #
 # - The local learning coefficient $\lambda(w^*)$ enters the free energy
 #   $F_n\approx nL+\lambda\log n$ {eq}`eq-free-energy`. The SGLD estimator
-#   {eq}`eq-llc-estimator`–{eq}`eq-sgld` is implemented in `toymodels.llc` with two control
+#   {eq}`eq-llc-estimator`–{eq}`eq-sgld` is implemented in `toymodels.lc.llc` with two control
 #   variates, vectorised chains, and checks that refuse or flag a diverging chain, a step too
 #   large for the localisation, a point that is not critical, an estimate outside $[0,P/2]$
 #   and traces that still drift.

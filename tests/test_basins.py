@@ -1,10 +1,10 @@
-"""Tests of toymodels.basins: binomial intervals, basin counts and polygon labels."""
+"""Tests of toymodels.relu.basins: binomial intervals, basin counts and polygon labels."""
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from toymodels import basins
+from toymodels.relu import basins
 
 
 def _regular(k, D, r=1.0):
@@ -89,7 +89,7 @@ def test_classify_by_dimension():
 def test_basin_study_small_run():
     st = basins.basin_study(5, 2, [0.9, 0.5], 3, steps=20, batch_size=16, seed=0)
     assert st.W.shape == (6, 2, 5) and st.labels.shape == (6,) and list(st.setting) == [0] * 3 + [1] * 3
-    from toymodels import relu_loss as rl
+    from toymodels.relu import loss as rl
     ref = rl.restricted_loss(st.W, st.b, 1.0, np.repeat([0.9, 0.5], 3)[:, None], l_max=2)
     assert np.allclose(st.loss, ref, rtol=1e-10)
     assert sum(e.count for e in st.table(1).values()) == 3

@@ -1,4 +1,4 @@
-"""The trainer's data stream (toymodels.batches): the bits, the law, and the three samplers."""
+"""The trainer's data stream (toymodels.train.batches): the bits, the law, and the three samplers."""
 
 import os
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from toymodels import batches as B
-from toymodels import train as tr
-from toymodels.train import TrainConfig, available_cpus, train
+from toymodels.train import batches as B
+from toymodels.train import engine as tr
+from toymodels.train.engine import TrainConfig, available_cpus, train
 
 
 def expected_unit_floats(seed: int, m: int, skip: int = 0) -> np.ndarray:

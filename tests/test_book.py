@@ -1,4 +1,4 @@
-"""toymodels.book.glue: the prose's numbers are stored rounded, and bad input is refused."""
+"""toymodels.present.book.glue: the prose's numbers are stored rounded, and bad input is refused."""
 
 import math
 
@@ -6,7 +6,7 @@ import myst_nb
 import numpy as np
 import pytest
 
-from toymodels.book import glue
+from toymodels.present.book import glue
 
 
 @pytest.fixture

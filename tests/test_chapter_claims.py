@@ -9,9 +9,9 @@ a warning"); the checks live here so the pages read as mathematics.
 import numpy as np
 import pytest
 
-from toymodels import plots
-from toymodels import relu_loss as rl
-from toymodels.train import DivergenceError, NoSuperpositionWarning, TrainConfig, train
+from toymodels.present import plots
+from toymodels.relu import loss as rl
+from toymodels.train.engine import DivergenceError, NoSuperpositionWarning, TrainConfig, train
 
 W_DEMO = np.random.default_rng(0).normal(size=(2, 5))
 B_DEMO = 0.3 * np.random.default_rng(1).normal(size=5)

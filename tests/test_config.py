@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from toymodels.train import TrainConfig
+from toymodels.train.engine import TrainConfig
 
 SMALL = dict(n_features=5, n_hidden=2, n_instances=2, batch_size=64, steps=20, progress=False)
 

@@ -4,7 +4,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toymodels.data import sparse_uniform, sparse_uniform_torch, sparsity_grid
+from toymodels.tied.data import sparse_uniform, sparse_uniform_torch, sparsity_grid
 
 # Monte Carlo checks use a 6-standard-error band: a false law fails them, noise does not.
 T = 200_000

@@ -1,4 +1,4 @@
-"""Tests of the Chapter 2 additions to toymodels.data: one-active data, importances, streaming."""
+"""Tests of the Chapter 2 additions to toymodels.tied.data: one-active data, importances, streaming."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toymodels.data import (
+from toymodels.tied.data import (
     check_importance,
     exactly_one_active,
     exactly_one_active_torch,
@@ -14,7 +14,7 @@ from toymodels.data import (
     sparse_uniform,
     streaming_moments,
 )
-from toymodels.moments import skeleton_probabilities
+from toymodels.tied.moments import skeleton_probabilities
 
 T = 100_000
 
@@ -111,7 +111,7 @@ def test_streaming_refuses_bad_sparsity():
 
 
 def test_inverse_density_is_one_over_density_and_zero_for_a_dead_feature():
-    from toymodels.data import inverse_density
+    from toymodels.tied.data import inverse_density
 
     np.testing.assert_allclose(inverse_density([0.0, 0.5, 0.9, 1.0]), [1.0, 2.0, 10.0, 0.0])
     with np.errstate(all="raise"):  # no division by zero on the way

@@ -5,10 +5,10 @@ loss and for an optimiser state that overflowed (which freezes the parameters)."
 import numpy as np
 import pytest
 
-from toymodels import flows
-from toymodels import linear_dynamics as ld
-from toymodels import relu_loss as rl
-from toymodels.train import DivergenceError, TrainConfig, train
+from toymodels.linear import dynamics as ld
+from toymodels.relu import loss as rl
+from toymodels.tied import flows
+from toymodels.train.engine import DivergenceError, TrainConfig, train
 
 BASE = dict(n_features=5, n_hidden=2, n_instances=2, sparsity=0.9, steps=20, batch_size=64,
             log_every=5, progress=False)

@@ -81,7 +81,7 @@ def test_widgets_are_live_only_in_a_notebook_a_person_opened(monkeypatch):
                                              ("1", True), ("yes", True), ("on", True)])
 def test_one_reading_of_on_off_switches_for_widgets_and_progress(monkeypatch, value, expected):
     from toymodels.environment import env_flag
-    from toymodels.train import _show_progress
+    from toymodels.train.engine import _show_progress
 
     for name in ("TOYMODELS_WIDGETS", "TOYMODELS_PROGRESS"):
         if value is None:

@@ -1,10 +1,10 @@
-"""Tests of toymodels.exact_training: the exact loss, its derivatives and the minimiser."""
+"""Tests of toymodels.relu.exact_training: the exact loss, its derivatives and the minimiser."""
 
 import numpy as np
 import pytest
 
-from toymodels import exact_training as et
-from toymodels import relu_loss as rl
+from toymodels.relu import exact_training as et
+from toymodels.relu import loss as rl
 
 ω5 = 0.9 ** np.arange(5)
 

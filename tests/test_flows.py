@@ -1,4 +1,4 @@
-"""Tests of toymodels.flows: the tied and untied flows of notes §2.2 and their energies."""
+"""Tests of toymodels.tied.flows: the tied and untied flows of notes §2.2 and their energies."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toymodels import flows, linear, moments
+from toymodels.linear import autoencoder as linear
+from toymodels.tied import flows, moments
 
 sizes = st.tuples(st.integers(1, 4), st.integers(2, 7)).filter(lambda t: t[0] < t[1])
 

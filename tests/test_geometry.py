@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toymodels import geometry as g
+from toymodels.relu import geometry as g
 
 
 def _ngon(k, r=1.0, phase=0.0):

@@ -1,4 +1,4 @@
-"""Tests of toymodels.hessian: exact Hessian of L(A,B) and its inertia at critical points."""
+"""Tests of toymodels.linear.hessian: exact Hessian of L(A,B) and its inertia at critical points."""
 
 import itertools
 
@@ -8,7 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toymodels import hessian, linear
+from toymodels.linear import autoencoder as linear
+from toymodels.linear import hessian
 
 
 def spd(λ, seed):

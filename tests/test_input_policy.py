@@ -47,10 +47,10 @@ def _public_callables():
     """``{"module.name": object}`` for every public function (and registered class), keyed by
     the module that defines it (re-exports are walked once)."""
     found = {}
-    for info in pkgutil.iter_modules(toymodels.__path__):
-        if info.name.startswith("_"):
+    for info in pkgutil.walk_packages(toymodels.__path__, "toymodels."):
+        if info.name.rpartition(".")[2].startswith("_"):
             continue
-        mod = importlib.import_module(f"toymodels.{info.name}")
+        mod = importlib.import_module(info.name)
         for name in getattr(mod, "__all__", []):
             obj = getattr(mod, name)
             if not callable(obj):

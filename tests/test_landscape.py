@@ -3,10 +3,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toymodels import kgons as kg
-from toymodels import landscape as ls
-from toymodels import polytopes as pt
-from toymodels import relu_loss as rl
+from toymodels.relu import kgons as kg
+from toymodels.relu import landscape as ls
+from toymodels.relu import loss as rl
+from toymodels.relu import polytopes as pt
 
 
 def _random(seed, d=2, D=4):
@@ -87,7 +87,7 @@ def test_tetrahedron_is_a_critical_point_and_tegum_products_add():
     assert cp.grad_norm < 1e-10 and cp.W.shape == (3, 4) and cp.fraction == 0.75
     # a digon and a triangle in orthogonal subspaces: the l <= 2 loss of the 5-feature model
     # is not what adds; the full loss does (checked on one sample, exactly)
-    from toymodels.data import sparse_uniform
+    from toymodels.tied.data import sparse_uniform
     tri = pt.polytope_critical_point("triangle", 0.9)
     dig = pt.polytope_critical_point("digon", 0.9)
     W = np.zeros((3, 5))

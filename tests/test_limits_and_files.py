@@ -17,13 +17,16 @@ import pytest
 import torch
 
 import toymodels as tm
-from toymodels import limits, linear, moments, relu_loss
-from toymodels.data import streaming_moments
-from toymodels.linear_dynamics import escape_rate
-from toymodels.resources import available_cpus
-from toymodels.results import DamagedResultError, TrainResult
-from toymodels.thomson import solve_thomson
-from toymodels.train import TrainConfig, train
+from toymodels import limits
+from toymodels.linear import autoencoder as linear
+from toymodels.linear.dynamics import escape_rate
+from toymodels.relu import loss as relu_loss
+from toymodels.relu.thomson import solve_thomson
+from toymodels.tied import moments
+from toymodels.tied.data import streaming_moments
+from toymodels.train.engine import TrainConfig, train
+from toymodels.train.resources import available_cpus
+from toymodels.train.results import DamagedResultError, TrainResult
 
 
 def _refused(fn, *args, match, **kwargs):

@@ -1,4 +1,4 @@
-"""Tests of toymodels.linear: the critical points of L(A,B) (notes Section 1)."""
+"""Tests of toymodels.linear.autoencoder: the critical points of L(A,B) (notes Section 1)."""
 
 import itertools
 
@@ -8,8 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toymodels import hessian, linear
-from toymodels.data import sparse_uniform
+from toymodels.linear import autoencoder as linear
+from toymodels.linear import hessian
+from toymodels.tied.data import sparse_uniform
 
 
 def spd(λ, seed):

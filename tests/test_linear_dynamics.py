@@ -1,10 +1,10 @@
-"""Tests of toymodels.linear_dynamics: full-batch GD and Adam on the exact loss."""
+"""Tests of toymodels.linear.dynamics: full-batch GD and Adam on the exact loss."""
 
 import numpy as np
 import pytest
 
-from toymodels import linear
-from toymodels import linear_dynamics as ld
+from toymodels.linear import autoencoder as linear
+from toymodels.linear import dynamics as ld
 
 
 def spd(λ, seed):

@@ -1,5 +1,5 @@
-"""Tests of the SGLD estimator (toymodels.llc), the exact learning coefficients
-(toymodels.learning_coefficient) and the calibration models (toymodels.llc_models).
+"""Tests of the SGLD estimator (toymodels.lc.llc), the exact learning coefficients
+(toymodels.lc.learning_coefficient) and the calibration models (toymodels.lc.llc_models).
 
 Every sampler run here has fixed seeds (the sampler is deterministic on the CPU), and the
 tolerances are multiples of the run's own standard error plus the known finite-γ shift.
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from toymodels import hessian as lin_hessian
-from toymodels import learning_coefficient as lc
-from toymodels import llc
-from toymodels import llc_models as lm
-from toymodels.linear import second_moment
+from toymodels.lc import learning_coefficient as lc
+from toymodels.lc import llc
+from toymodels.lc import llc_models as lm
+from toymodels.linear import hessian as lin_hessian
+from toymodels.linear.autoencoder import second_moment
 
 
 # ----------------------------------------------------------------------------------------
@@ -235,7 +235,7 @@ def test_default_beta():
 # the ReLU output model: k-gons, flat directions, chains
 # ----------------------------------------------------------------------------------------
 def test_relu_exact_and_sampled_losses_agree():
-    from toymodels import kgons
+    from toymodels.relu import kgons
 
     pt = kgons.kgon_critical_point(6, 6)
     W, b = pt.parameters()
@@ -249,7 +249,7 @@ def test_relu_exact_and_sampled_losses_agree():
 
 
 def test_kgon_hessian_null_space_is_rotation_and_dead_features():
-    from toymodels import kgons
+    from toymodels.relu import kgons
 
     for k, n_dead, value in [(6, 0, 8.5), (5, 1, 7.0), (5, 0, 8.5)]:
         pt = kgons.kgon_critical_point(6, k, n_dead=n_dead)

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toymodels import models
+from toymodels.train import models
 
 F64 = torch.float64
 

@@ -1,12 +1,12 @@
-"""Tests of toymodels.moments: the closed forms of Section 2.1 against sampling and algebra."""
+"""Tests of toymodels.tied.moments: the closed forms of Section 2.1 against sampling and algebra."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toymodels import moments
-from toymodels.data import sparse_uniform
+from toymodels.tied import moments
+from toymodels.tied.data import sparse_uniform
 
 probs = st.floats(0, 1)
 

@@ -1,4 +1,4 @@
-"""The figures of chapter 3 (toymodels.plots) draw the numbers they are given."""
+"""The figures of chapter 3 (toymodels.present.plots) draw the numbers they are given."""
 
 import matplotlib
 
@@ -8,9 +8,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from toymodels import plots  # noqa: E402
-from toymodels.geometry import interference  # noqa: E402
-from toymodels.train import NoSuperpositionWarning, TrainResult  # noqa: E402
+from toymodels.present import plots  # noqa: E402
+from toymodels.relu.geometry import interference  # noqa: E402
+from toymodels.train.engine import NoSuperpositionWarning, TrainResult  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +94,7 @@ def test_playground_warns_without_superposition_and_refuses_bad_decay():
 def test_figure_png_records_the_smallest_drawn_text_and_shows_at_natural_size():
     import struct
 
-    from toymodels._figures import MIN_TEXT_KEY, figure_png
+    from toymodels.present.figures import MIN_TEXT_KEY, figure_png
 
     fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
     ax.plot([0, 1], [0, 1])

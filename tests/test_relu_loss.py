@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 
-from toymodels import relu_loss as rl
-from toymodels.data import sparse_uniform
+from toymodels.relu import loss as rl
+from toymodels.tied.data import sparse_uniform
 
 floats = st.floats(-3, 3, allow_nan=False, allow_infinity=False)
 

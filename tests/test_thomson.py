@@ -3,7 +3,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from toymodels import thomson as th
+from toymodels.relu import thomson as th
 
 
 def _polyhedra():

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from toymodels import optim
-from toymodels import train as tr
-from toymodels.batches import BlockBatches, CpuBatches
-from toymodels.train import DivergenceError, TrainConfig, TrainResult, train
+from toymodels.train import engine as tr
+from toymodels.train import optim
+from toymodels.train.batches import BlockBatches, CpuBatches
+from toymodels.train.engine import DivergenceError, TrainConfig, TrainResult, train
 
 SMALL = dict(n_features=5, n_hidden=2, n_instances=3, batch_size=64, steps=40, log_every=10,
              progress=False)
@@ -453,7 +453,7 @@ def test_learning_rate_checks_its_arguments_by_name():
 
 
 def test_no_superposition_config_warns():
-    from toymodels.train import NoSuperpositionWarning
+    from toymodels.train.engine import NoSuperpositionWarning
 
     with pytest.warns(NoSuperpositionWarning, match="n_hidden = 3 >= n_features = 3"):
         TrainConfig(model="relu", n_features=3, n_hidden=3, n_instances=1, steps=1)

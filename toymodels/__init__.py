@@ -5,7 +5,7 @@ of one part of the source notes (Becker-Kahn, 2022) and cites the equations it
 implements.
 """
 
-from .environment import BOOK_STYLE, choose_device, seed_everything, setup, widgets_live
+from toymodels.environment import BOOK_STYLE, choose_device, seed_everything, setup, widgets_live
 
 __version__ = "0.1.0"
 

@@ -12,14 +12,14 @@ import random
 import numpy as np
 import torch
 
-from ._checks import check_int, env_int
-from .limits import check_threads, machine_cores
+from toymodels._checks import check_int, env_int
+from toymodels.limits import check_threads, machine_cores
 
 __all__ = ["setup", "seed_everything", "choose_device", "widgets_live", "BOOK_STYLE"]
 
 #: matplotlib rc settings shared by every figure of the book. Sizes are chosen for the page:
 #: at ``figure.dpi`` a figure of the default width is shown 480 CSS px wide (the PNG itself has
-#: twice the pixels, for high-density screens: ``toymodels._figures``), so that 11-pt tick labels
+#: twice the pixels, for high-density screens: ``toymodels.present.figures``), so that 11-pt tick labels
 #: are still about 11.4 CSS px when a phone shrinks the figure to its 358-px column.
 BOOK_STYLE = {
     "figure.figsize": (4.8, 3.0),
@@ -138,7 +138,7 @@ def setup(seed: int = 0, device: str | torch.device | None = None, *, style: boo
         import matplotlib as mpl
 
         mpl.rcParams.update(BOOK_STYLE)
-        from ._figures import register_png_formatter
+        from toymodels.present.figures import register_png_formatter
 
         register_png_formatter()  # sharp PNGs that record their smallest text
     return choose_device(device)

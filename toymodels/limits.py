@@ -33,7 +33,7 @@ MAX_ITEMS = 2_000_000
 
 def format_bytes(b: float) -> str:
     """``1536`` → ``'1.5 KiB'``: a byte count with a binary unit (B, KiB, ..., PiB)."""
-    from ._checks import check_float
+    from toymodels._checks import check_float
 
     b = check_float(b, "b")
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -51,7 +51,7 @@ def refuse_if_too_big(what: str, *, work: float = 0.0, memory: float = 0.0, item
     ``what`` names the call and its size arguments (``"critical_points with D = 26, d = 13"``),
     ``advice`` says what to change; both go into the message with the estimate.
     """
-    from ._checks import check_float
+    from toymodels._checks import check_float
 
     work, memory, items = (check_float(v, k, minimum=0.0) for k, v in
                            (("work", work), ("memory", memory), ("items", items)))
@@ -81,6 +81,6 @@ def check_threads(threads, name: str = "threads") -> int:
     """``threads`` as an int ``>= 1``, capped at :func:`machine_cores`: more threads than cores
     only slow a run down, and tens of thousands of OpenMP threads crash torch (a segfault, not
     an error). Not an integer, or below 1: ``TypeError``/``ValueError`` naming ``name``."""
-    from ._checks import check_int
+    from toymodels._checks import check_int
 
     return min(check_int(threads, name, minimum=1), machine_cores())

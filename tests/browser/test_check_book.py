@@ -1,7 +1,7 @@
 """Each check of ``check_book.py`` fails on a tiny page that has exactly that defect.
 
 The pages are written here, with a control page that passes every check; the figures are real
-PNGs drawn through ``toymodels._figures.figure_png``, so the text-size record is the one the
+PNGs drawn through ``toymodels.present.figures.figure_png``, so the text-size record is the one the
 book's figures carry. Needs Chromium and ChromeDriver (skipped without them).
 """
 
@@ -50,7 +50,7 @@ def _figure(path: Path, fontsize: float, record: bool = True) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from toymodels._figures import figure_png
+    from toymodels.present.figures import figure_png
 
     fig, ax = plt.subplots(figsize=(4.8, 3.0), dpi=100)
     ax.plot([0, 1], [0, 1])

@@ -1,0 +1,1 @@
+"""Presentation: figures, playgrounds and the book's glue helper."""

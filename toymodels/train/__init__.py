@@ -1,0 +1,1 @@
+"""The training engine: configuration, the batched trainer, models, optimisers, results files."""
