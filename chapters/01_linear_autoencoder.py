@@ -49,6 +49,7 @@ from toymodels.linear import hessian
 
 from toymodels.linear import autoencoder as linear
 from toymodels.linear import dynamics as ld
+from toymodels.present import playgrounds as pg
 from toymodels.present.book import glue
 from toymodels.tied.data import sparse_uniform
 
@@ -1085,14 +1086,14 @@ glue("gap-large", gaps[-1])
 # %% [markdown]
 # ## Playground
 #
-# `linear_dynamics.playground` trains the linear autoencoder on a spectrum of your choice and
+# `pg.linear_playground` trains the linear autoencoder on a spectrum of your choice and
 # draws the loss over the critical values. The solid lines are full-rank critical points and
 # the dotted ones rank-deficient points. Try a tiny `init_scale`, nearly equal eigenvalues,
 # or `optimizer="adam"`. {numref}`fig-ch1-playground` is its default picture.
 
 # %% mystnb={"figure": {"caption": "The playground: gradient descent from a start of scale $10^{-5}$ on the spectrum $\\lambda=(4,2,1,0.5)$, over the critical values (solid: full rank, dotted: rank-deficient).", "name": "fig-ch1-playground"}, "image": {"alt": "Loss against step: a staircase that descends from the level 7.5 through 3.5 to the minimum 1.5, with horizontal lines at every critical value."}}
 λ_play = (4.0, 2.0, 1.0, 0.5)
-run = ld.playground(λ=λ_play, d=2, init_scale=1e-5, optimizer="gd", steps=800)
+run = pg.linear_playground(λ=λ_play, d=2, init_scale=1e-5, optimizer="gd", steps=800).data
 plt.show()
 assert np.isclose(run.loss[-1], linear.critical_levels(λ_play, 2)[-1][0], rtol=1e-6)  # the minimum
 
@@ -1102,8 +1103,8 @@ if tm.widgets_live():
         import ipywidgets as widgets
 
         def _play(init_exponent=-5, gap=1.0, optimizer="gd", steps=800):
-            ld.playground(λ=(4.0, 2.0, 2.0 - gap, 0.25), d=2, init_scale=10.0**init_exponent,
-                          optimizer=optimizer, steps=steps)
+            pg.linear_playground(λ=(4.0, 2.0, 2.0 - gap, 0.25), d=2,
+                                 init_scale=10.0**init_exponent, optimizer=optimizer, steps=steps)
             plt.show()
 
         widgets.interact(_play, init_exponent=(-10, -1), gap=(0.05, 1.7, 0.05),

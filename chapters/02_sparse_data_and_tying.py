@@ -46,6 +46,8 @@ import torch
 from toymodels.tied import data
 
 from toymodels.tied import flows
+from toymodels.present import playgrounds as pg
+from toymodels.present import trajectories as tj
 
 from toymodels.linear import autoencoder as linear
 
@@ -910,7 +912,7 @@ assert angles["notes"][-1] > 10 and angles["notes"][0] < angles["notes"][-1]
 #
 # Now the flows on the population matrix of the chapter's data, $\Sigma = \mathbb{E}[xx^\top]$ with
 # $S = 0.8$, $D = 6$, $d = 2$, from a small random start: {numref}`fig-ch2-flow-exact` for the
-# exact flow and {numref}`fig-ch2-flow-notes` for (22) (`flows.plot_trajectory` draws them).
+# exact flow and {numref}`fig-ch2-flow-notes` for (22) (`tj.plot_trajectory` draws them).
 # The top row shows the Gram matrix $W^\top W$ (diagonal: $\lVert w_i\rVert^2$;
 # off-diagonal: the interference $\langle w_i, w_j\rangle$) when $W$ has covered a quarter, a half,
 # three quarters and all of the length of its path. Below: the norms and interferences
@@ -925,11 +927,11 @@ runs = {name: flows.integrate_tied(W0_f, Σ_flow, 400.0, flow=name, n_eval=301)
         for name in ("exact", "notes")}
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The exact tied gradient flow on $\\mathbb{E}[xx^\\top]$ ($S=0.8$, $D=6$, $d=2$). Top: $W^\\top W$ at four times along the path (features numbered 1 to 6). Bottom left: the norms $\\lVert w_i\\rVert$ (blue) and interferences $\\langle w_i,w_j\\rangle$ (orange) over time. Bottom right: the tied loss above its minimum and $V=\\tfrac14\\lVert I-WW^\\top\\rVert_F^2$.", "name": "fig-ch2-flow-exact"}, "image": {"alt": "Four heatmaps of the Gram matrix growing from zero to a rank-two projection with equal entries in the mean direction, above two line plots: norms rising to a plateau with interferences settling, and two decaying curves on a log scale that fall to rounding level."}}
-flows.plot_trajectory(runs["exact"], Σ_flow)
+tj.plot_trajectory(runs["exact"], Σ_flow)
 plt.show()
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The notes' flow (22) from the same start, drawn as in {numref}`fig-ch2-flow-exact`. The loss stops above its minimum once the rows of $W$ are orthonormal.", "name": "fig-ch2-flow-notes"}, "image": {"alt": "The same layout as the previous figure; the lower right panel shows V falling to rounding level while the tied loss levels off above zero."}}
-flows.plot_trajectory(runs["notes"], Σ_flow)
+tj.plot_trajectory(runs["notes"], Σ_flow)
 plt.show()
 
 # %% [markdown]
@@ -1079,13 +1081,13 @@ plt.show()
 #
 # ## Playground
 #
-# `flows.playground` integrates a tied flow on $\mathbb{E}[xx^\top]$ of the sparse data and draws
+# `pg.flow_playground` integrates a tied flow on $\mathbb{E}[xx^\top]$ of the sparse data and draws
 # it as in {numref}`fig-ch2-flow-exact`; {numref}`fig-ch2-playground` is one example. Change the sparsity (a number, or one per feature), the sizes, the initial
 # scale or the flow (`"exact"`, `"notes"` or `"oja"`) and rerun; each call takes about a second.
 # In a live notebook with widgets (e.g. Colab) the next cell, hidden in the book, adds sliders.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The playground's example: the notes' flow (22) for $S=0.9$, $D=8$, $d=3$ from a start of scale $0.5$, drawn as in {numref}`fig-ch2-flow-exact`.", "name": "fig-ch2-playground"}, "image": {"alt": "Four Gram-matrix heatmaps of an 8 by 8 matrix, norms and interferences over time, and the tied loss and V on a log scale."}}
-fig, traj = flows.playground(S=0.9, D=8, d=3, init_scale=0.5, t_max=600.0, flow="notes")
+play = pg.flow_playground(S=0.9, D=8, d=3, init_scale=0.5, t_max=600.0, flow="notes")
 plt.show()
 
 # %% tags=["remove-cell"]
@@ -1094,7 +1096,7 @@ if tm.widgets_live():
         from ipywidgets import interact
 
         def _play(S=0.8, D=6, d=2, log10_init=-2.0, flow="exact"):
-            flows.playground(S=S, D=D, d=d, init_scale=10**log10_init, flow=flow)
+            pg.flow_playground(S=S, D=D, d=d, init_scale=10**log10_init, flow=flow)
             plt.show()
 
         interact(_play, S=(0.0, 0.99, 0.01), D=(3, 12), d=(1, 5), log10_init=(-6.0, 0.5, 0.5),

@@ -45,8 +45,12 @@ from toymodels.relu import basins
 from toymodels.tied import flows
 from toymodels.relu import exact_training as et
 from toymodels.relu import geometry as geo
+from toymodels.present import playgrounds as pg
 from toymodels.present import plots
 from toymodels.relu import loss as rl
+from toymodels.relu import integrals as ri
+from toymodels.relu import minimize as rm
+from toymodels.tied import skeleta as sk
 from toymodels.relu import thomson as th
 from toymodels.present.book import glue
 from toymodels.train.engine import TrainConfig, train
@@ -198,13 +202,13 @@ for name, (f_relu, f_recon) in closed.items():
             cv = r.uniform(0, -av)
         else:
             cv = r.uniform(max(0, -av), 3)
-        assert np.isclose(rl.relu_sq_integral(av, cv), F1(av, cv), rtol=1e-12, atol=1e-14)
-        assert np.isclose(rl.recon_sq_integral(av, cv), F2(av, cv), rtol=1e-12, atol=1e-14)
+        assert np.isclose(ri.relu_sq_integral(av, cv), F1(av, cv), rtol=1e-12, atol=1e-14)
+        assert np.isclose(ri.recon_sq_integral(av, cv), F2(av, cv), rtol=1e-12, atol=1e-14)
 print("sympy and toymodels agree in every regime")
 
 # %% [markdown]
 # On the face of a pair $\{i,j\}$, $x=ue_i+ve_j$, and every term of the loss has the form
-# $\int_0^1\!\int_0^1 g(\alpha u+\beta v+\gamma)\,du\,dv$. `rl.loss_L2` does the inner integral
+# $\int_0^1\!\int_0^1 g(\alpha u+\beta v+\gamma)\,du\,dv$. `ri.loss_L2` does the inner integral
 # in closed form. As a function of $v$ the result is a polynomial of degree at most 3 between
 # the values of $v$ where the kink enters or leaves $[0,1]$. On each such piece, three-point
 # Gauss–Legendre quadrature is exact. We compare all three exact pieces with Monte Carlo,
@@ -234,13 +238,13 @@ for l in range(3):
 # %%
 S_tab = np.array([0.9, 0.99, 0.999])
 D_tab = np.array([2, 5, 20, 200])
-mass = rl.higher_skeleta_mass(S_tab[:, None], D_tab[None, :])
+mass = sk.higher_skeleta_mass(S_tab[:, None], D_tab[None, :])
 print("mass of l >= 2   " + "".join(f"D={k:<9d}" for k in D_tab))
 for S, row in zip(S_tab, mass, strict=True):
     print(f"S = {S:<6g}        " + "".join(f"{v:<11.3g}" for v in row))
 for S, row in zip(S_tab, mass, strict=True):
     for k, v in zip(D_tab, row, strict=True):
-        assert np.isclose(v, rl.active_count_pmf(S, int(k))[2:].sum(), atol=1e-12)
+        assert np.isclose(v, sk.active_count_pmf(S, int(k))[2:].sum(), atol=1e-12)
 
 # %% [markdown]
 # The absolute mass is the wrong yardstick. As $S\to1$ the loss itself vanishes like
@@ -267,7 +271,7 @@ for S, row in zip(S_tab, mass, strict=True):
 
 # %%
 def share(S, D):
-    return rl.higher_skeleta_mass(S, D) / (1 - S**D)
+    return sk.higher_skeleta_mass(S, D) / (1 - S**D)
 
 
 formula_200 = (200 - 1) * (1 - 0.99) / 2  # the asymptotic form, far outside D(1 − S) ≪ 1
@@ -612,8 +616,8 @@ sol = sp.solve(sp.Eq(L_antipodal, L_feature1), p)
 print("boundary (r <= 1):", [sp.simplify(s_) for s_ in sol])
 assert any(sp.simplify(s_ - 4 * r / (2 + 5 * r)) == 0 for s_ in sol)
 for rv, pv in [(0.3, 0.2), (1.0, 0.5), (4.0, 0.05)]:
-    ex_f1 = rl.restricted_loss([[1.0, 0.0]], [0.0, pv / 2], [1.0, rv], 1 - pv, l_max=2)
-    ex_ap = rl.restricted_loss([[1.0, -1.0]], [0.0, 0.0], [1.0, rv], 1 - pv, l_max=2)
+    ex_f1 = ri.restricted_loss([[1.0, 0.0]], [0.0, pv / 2], [1.0, rv], 1 - pv, l_max=2)
+    ex_ap = ri.restricted_loss([[1.0, -1.0]], [0.0, 0.0], [1.0, rv], 1 - pv, l_max=2)
     assert np.isclose(ex_f1, float(L_feature1.subs({r: rv, p: pv})), rtol=1e-12)
     assert np.isclose(ex_ap, float(L_antipodal.subs({r: rv, p: pv})), rtol=1e-12)
 
@@ -633,14 +637,14 @@ cfg21 = TrainConfig(model="relu", n_features=2, n_hidden=1, n_instances=len(r_in
                     sparsity=S21, importance=ω21, batch_size=1024, steps=4000, lr=2e-2,
                     schedule="cosine", seed=0)
 res21 = train(cfg21)
-L_exact21 = rl.restricted_loss(res21.W, res21.b, ω21, S21, l_max=2).reshape(2, -1)
+L_exact21 = ri.restricted_loss(res21.W, res21.b, ω21, S21, l_max=2).reshape(2, -1)
 keep = np.argmin(L_exact21, axis=0)
 W21 = res21.W[:, 0, :].reshape(2, -1, 2)[keep, np.arange(R.size)]
 L21 = L_exact21.min(0)
 print(f"trained {len(r_inst)} instances of 2 -> 1")
 
 # %%
-cand = rl.two_in_one_candidates(R, 1 - Pd, optimise=False)
+cand = rm.two_in_one_candidates(R, 1 - Pd, optimise=False)
 L_cand = np.stack([cand["feature 1"], cand["feature 2"], cand["antipodal"]])
 predicted = np.argmin(L_cand, axis=0).ravel()
 learned = geo.two_in_one_phase(W21)
@@ -866,7 +870,7 @@ cfg_th = TrainConfig(model="relu", n_features=12, n_hidden=3, n_instances=len(NN
                      sparsity=S_th, importance=ω_th, batch_size=1024, steps=4000, lr=1e-2,
                      schedule="cosine", seed=0)
 res_th = train(cfg_th)
-L_th = rl.restricted_loss(res_th.W, res_th.b, ω_th, S_th, l_max=2)
+L_th = ri.restricted_loss(res_th.W, res_th.b, ω_th, S_th, l_max=2)
 
 # %%
 table = {}
@@ -975,17 +979,17 @@ two_digons = np.array([[1, -1, 0, 0, 0], [0, 0, 1, -1, 0], [0, 0, 0, 0, 1]], flo
 for name, W in [("tetrahedron (Thomson)", tet), ("digon + 2 orthogonal", digon_plus),
                 ("bipyramid (Thomson)", bipyramid), ("2 digons + 1 orthogonal", two_digons)]:
     Nf = W.shape[1]
-    L1v = rl.loss_L1(W, np.zeros(Nf), 1.0, 0.99)
-    L2v = rl.loss_L2(W, np.zeros(Nf), 1.0, 0.99)
+    L1v = ri.loss_L1(W, np.zeros(Nf), 1.0, 0.99)
+    L2v = ri.loss_L2(W, np.zeros(Nf), 1.0, 0.99)
     print(f"{name:24s} L_1 = {abs(L1v):.4f}  L_2 = {L2v:.4f}  E = {th.coulomb_energy(W.T):.3f}")
 
 # %%
-assert rl.loss_L1(tet, np.zeros(4), 1, 0.99) < 1e-15
-assert rl.loss_L1(digon_plus, np.zeros(4), 1, 0.99) < 1e-15
-assert np.isclose(rl.loss_L2(digon_plus, np.zeros(4), 1, 0.99), 1 / 18)
-assert np.isclose(rl.loss_L2(tet, np.zeros(4), 1, 0.99), 5 / 81)
-assert np.isclose(rl.loss_L2(two_digons, np.zeros(5), 1, 0.99), 1 / 15)
-assert np.isclose(rl.loss_L2(bipyramid, np.zeros(5), 1, 0.99), 17 / 240)
+assert ri.loss_L1(tet, np.zeros(4), 1, 0.99) < 1e-15
+assert ri.loss_L1(digon_plus, np.zeros(4), 1, 0.99) < 1e-15
+assert np.isclose(ri.loss_L2(digon_plus, np.zeros(4), 1, 0.99), 1 / 18)
+assert np.isclose(ri.loss_L2(tet, np.zeros(4), 1, 0.99), 5 / 81)
+assert np.isclose(ri.loss_L2(two_digons, np.zeros(5), 1, 0.99), 1 / 15)
+assert np.isclose(ri.loss_L2(bipyramid, np.zeros(5), 1, 0.99), 17 / 240)
 
 # %% [markdown]
 #    On the face of a pair at angle $\theta$ with $\cos\theta=-\kappa\le0$, the pair costs
@@ -1079,13 +1083,13 @@ plt.show()
 # %% [markdown]
 # ## Playground
 #
-# `plots.playground(n_features, n_hidden, sparsity, importance_decay)` trains a few instances
+# `pg.relu_playground(D, d, S, importance_decay)` trains a few instances
 # in seconds. It draws polygons for $d=2$, and $W^\top W$ with norm bars otherwise. Try 6
 # features at $S=0.9$ (a hexagon, or a pentagon plus a dropped feature?), or equal importance
 # (`importance_decay=1`). {numref}`fig-ch3-playground` is what the call below draws.
 
 # %% mystnb={"figure": {"caption": "The playground: four instances of 6 features in 2 dimensions at $S=0.95$ with importances $0.95^i$, trained for a few seconds.", "name": "fig-ch3-playground"}, "image": {"alt": "Four panels of arrows from the origin showing how six features are arranged in the plane by four independently trained models."}}
-run = plots.playground(n_features=6, n_hidden=2, sparsity=0.95, importance_decay=0.95)
+run = pg.relu_playground(D=6, d=2, S=0.95, importance_decay=0.95).data
 plt.show()
 
 # %% tags=["remove-cell"]
@@ -1093,11 +1097,11 @@ if tm.widgets_live():
     try:
         import ipywidgets as widgets
 
-        def _play(n_features=5, n_hidden=2, sparsity=0.9, importance_decay=0.9):
-            plots.playground(n_features, n_hidden, sparsity, importance_decay)
+        def _play(D=5, d=2, S=0.9, importance_decay=0.9):
+            pg.relu_playground(D, d, S, importance_decay)
             plt.show()
 
-        widgets.interact(_play, n_features=(2, 12), n_hidden=(1, 4), sparsity=(0.0, 0.995, 0.005),
+        widgets.interact(_play, D=(2, 12), d=(1, 4), S=(0.0, 0.995, 0.005),
                          importance_decay=(0.5, 1.0, 0.05))
     except ImportError:
         pass
@@ -1152,7 +1156,7 @@ if tm.widgets_live():
 #
 # For two features of equal importance ($r=1$) in one dimension, at which density $p=1-S$ do
 # the antipodal solution and "feature 1 only" have the same loss? Check your answer with
-# `rl.restricted_loss`, which knows nothing of the candidates.
+# `ri.restricted_loss`, which knows nothing of the candidates.
 # ```
 #
 # ````{solution-start} ex-ch3-boundary
@@ -1165,8 +1169,8 @@ if tm.widgets_live():
 # %%
 p_cross = 4 / 7
 for p_ in (p_cross - 0.05, p_cross, p_cross + 0.05):
-    L_f1 = rl.restricted_loss([[1.0, 0.0]], [0.0, p_ / 2], [1.0, 1.0], 1 - p_, l_max=2)
-    L_ap = rl.restricted_loss([[1.0, -1.0]], [0.0, 0.0], [1.0, 1.0], 1 - p_, l_max=2)
+    L_f1 = ri.restricted_loss([[1.0, 0.0]], [0.0, p_ / 2], [1.0, 1.0], 1 - p_, l_max=2)
+    L_ap = ri.restricted_loss([[1.0, -1.0]], [0.0, 0.0], [1.0, 1.0], 1 - p_, l_max=2)
     print(f"p = {p_:.3f}: antipodal {L_ap:.5f}, feature 1 only {L_f1:.5f}")
     if p_ == p_cross:
         assert np.isclose(L_ap, L_f1, rtol=1e-12)
@@ -1242,7 +1246,7 @@ print(f"1 - S = {p_5:.3e} (asymptotic formula: {p_asym:.3e})")
 # cost $c(\kappa)=2\int_0^1\!\int_0^1\big(u-\operatorname{ReLU}(u-\kappa v)\big)^2\,du\,dv$ on the
 # face of the pair. Compute $c(\kappa)$ in closed form and recover the values quoted in
 # [the Thomson section](sec-ch3-analogy). Then use it to compute $L_2$ of the tetrahedron
-# and check against `rl.loss_L2`. *Research direction:* for $N$ unit vectors in
+# and check against `ri.loss_L2`. *Research direction:* for $N$ unit vectors in
 # $\mathbb{R}^m$ with pairwise non-positive inner products, $L_2$ is the mean of
 # $c(\kappa_{ij})$ over the pairs. Which configurations minimise it for $m<N\le2m$, and how
 # does the answer change when the norms and a negative bias are free?
@@ -1265,7 +1269,7 @@ c_κ = 2 * sp.integrate(sp.integrate(κ**2 * v_**2, (u_, κ * v_, 1))
 assert sp.simplify(c_κ - (sp.Rational(2, 3) * κ**2 - κ**3 / 3)) == 0
 assert [c_κ.subs(κ, k) for k in (1, sp.Rational(1, 2), sp.Rational(1, 3))] == [
     sp.Rational(1, 3), sp.Rational(1, 8), sp.Rational(10, 162)]
-assert np.isclose(rl.loss_L2(tet, np.zeros(4), 1, 0.99), float(c_κ.subs(κ, sp.Rational(1, 3))))
+assert np.isclose(ri.loss_L2(tet, np.zeros(4), 1, 0.99), float(c_κ.subs(κ, sp.Rational(1, 3))))
 print("c(κ) =", sp.factor(c_κ))
 
 # %% [markdown]

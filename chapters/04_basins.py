@@ -44,7 +44,7 @@ from toymodels.relu import basins
 from toymodels.relu import kgons
 from toymodels.relu import exact_training as et
 from toymodels.relu import landscape as ls
-from toymodels.relu import loss as rl
+from toymodels.relu import minimize as rm
 
 warnings.simplefilter("ignore", kgons.RootWarning)
 
@@ -183,7 +183,7 @@ pts = [(0.5, 0.5), (0.5, 0.05), (2.0, 0.05), (1.0, 0.02)]  # (relative importanc
 ω21 = np.array([[1.0, r] for r, _ in pts])
 study21 = basins.basin_study(2, 1, [1 - q for _, q in pts], 1000, importance=ω21, steps=1500,
                              batch_size=32, lr=2e-2, seed=2)
-cand = rl.two_in_one_candidates(ω21[:, 1], 1 - np.array([q for _, q in pts]), optimise=False)
+cand = rm.two_in_one_candidates(ω21[:, 1], 1 - np.array([q for _, q in pts]), optimise=False)
 best = [min(("feature 1 only", "feature 2 only", "antipodal"),
             key=lambda c, j=j: cand[{"feature 1 only": "feature 1", "feature 2 only": "feature 2",
                                      "antipodal": "antipodal"}[c]][j]) for j in range(len(pts))]

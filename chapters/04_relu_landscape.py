@@ -50,6 +50,8 @@ from toymodels.relu import kgons as kg
 from toymodels.relu import landscape as ls
 from toymodels.relu import polytopes as pt
 from toymodels.relu import loss as rl
+from toymodels.relu import integrals as ri
+from toymodels.tied import skeleta as sk
 
 # %% [markdown]
 # (sec-ch4-closed-form)=
@@ -69,7 +71,7 @@ from toymodels.relu import loss as rl
 # $\rho(a,c)=\int_0^1(u-\operatorname{ReLU}(au+c))^2du$ (reconstruction). With equal sparsity
 # the weights are all $1/D$ and $L_1$ does not depend on $S$. This is the loss of
 # {cite:t}`chen2023dynamical` (with $\omega=1$), and `kg.one_sparse_loss` evaluates it through
-# `rl.loss_L1`. Chapter 3 derived $g$ and $\rho$ in each regime. Here we derive the two cases
+# `ri.loss_L1`. Chapter 3 derived $g$ and $\rho$ in each regime. Here we derive the two cases
 # that matter for polygons, where the bias is negative and the ReLU switches on inside $[0,1]$:
 
 # %%
@@ -85,13 +87,13 @@ for _ in range(50):  # sympy against the package's closed forms, inside the regi
     av = rng.uniform(0.5, 3)
     bv = -rng.uniform(0.05, 0.95) * av
     cv = rng.uniform(-bv / av, 1)
-    assert np.isclose(float(rho.subs({a: av, b: bv})), rl.recon_sq_integral(av, bv), rtol=1e-12)
-    assert np.isclose(float(g_act.subs({a: av, b: bv, c: cv})), rl.relu_sq_integral(av * cv, bv),
+    assert np.isclose(float(rho.subs({a: av, b: bv})), ri.recon_sq_integral(av, bv), rtol=1e-12)
+    assert np.isclose(float(g_act.subs({a: av, b: bv, c: cv})), ri.relu_sq_integral(av * cv, bv),
                       rtol=1e-12)
 
 # %% [markdown]
 # We check {eq}`eq-L1-closed` against Monte Carlo conditioned on one active feature
-# (`rl.sample_given_active_count`) and against the $l=1$ term of Chapter 3's skeleton
+# (`sk.sample_given_active_count`) and against the $l=1$ term of Chapter 3's skeleton
 # decomposition, once with equal and once with unequal importance and sparsity:
 
 # %%
@@ -99,15 +101,15 @@ W_r, b_r = rng.normal(size=(2, 6)), 0.3 * rng.normal(size=6)
 cases = {"equal": (np.ones(6), np.full(6, 0.9)),
          "unequal": (0.8 ** np.arange(6), np.array([0.5, 0.7, 0.9, 0.95, 0.8, 0.6]))}
 for name, (ω, S) in cases.items():
-    x1 = rl.sample_given_active_count(400_000, S, 1, rng=1)
+    x1 = sk.sample_given_active_count(400_000, S, 1, rng=1)
     mc = rl.pointwise_loss(W_r, b_r, ω, x1)
     se = mc.std() / np.sqrt(len(mc))
-    closed = rl.loss_L1(W_r, b_r, ω, S)
+    closed = ri.loss_L1(W_r, b_r, ω, S)
     dec = rl.skeleton_decomposition(W_r, b_r, ω, S, T_tail=2_000, rng=2)
     print(f"{name:8s} closed form {closed:.5f}   Monte Carlo {mc.mean():.5f} ± {se:.5f}   "
           f"skeleton L_1 {dec.L_exact[1]:.5f}")
     assert abs(closed - mc.mean()) < 5 * se and np.isclose(closed, dec.L_exact[1], rtol=1e-12)
-assert np.isclose(kg.one_sparse_loss(W_r, b_r), rl.loss_L1(W_r, b_r, 1.0, 0.3), rtol=1e-13)
+assert np.isclose(kg.one_sparse_loss(W_r, b_r), ri.loss_L1(W_r, b_r, 1.0, 0.3), rtol=1e-13)
 
 # %% [markdown]
 # (sec-ch4-kgons)=

@@ -324,7 +324,7 @@ print(f"Hessian ranks confirmed for {len(AE_CASES)} autoencoders")
 # averaged from the first step starts at $0$ (the chains start at $w^*$) and stays low for
 # thousands of steps: the burn-in matters.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The estimate for reduced-rank regression with M = N = 4, H = 2, r = 1 (λ = 5, m = 2; dashed: λ, dotted: λ − 1/log nβ) as one knob varies and the others stay at ε = 2·10⁻⁵, γ = 2, 4000 steps (the first 1000 discarded). Left: the step size. Middle: the localisation strength. Right: the running estimate of each of 32 chains (thin) and their mean (thick) from the first step on. Error bars: one standard error over 32 chains.", "name": "fig-llc-knobs"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The estimate for reduced-rank regression with M = N = 4, H = 2, r = 1 (\u03bb = 5, m = 2; dashed: \u03bb, dotted: \u03bb \u2212 1/log n\u03b2) as one knob varies and the others stay at \u03b5 = 2\u00b710\u207b\u2075, \u03b3 = 2, 4000 steps (the first 1000 discarded). Left: the step size. Middle: the localisation strength. Right: the running estimate of each of 32 chains (thin) and their mean (thick) from the first step on. Error bars: one standard error over 32 chains.", "name": "fig-llc-knobs"}}
 knob = lm.reduced_rank_regression(4, 4, 2, 1, seed=1)
 
 
@@ -552,7 +552,7 @@ assert math.isclose(F("5-gon-", 7.0, n_c), F("6-gon", 8.5, n_c), rel_tol=1e-9)
 assert F("5-gon-", 7.0, n_c / 2) < F("6-gon", 8.5, n_c / 2) and F("5-gon-", 7.0, 2 * n_c) > F("6-gon", 8.5, 2 * n_c)
 glue("n-c", n_c, display=False)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Free energy F_n ≈ nL + λ log n of the two pentagons minus that of the hexagon, against the sample size n (5.5), with the exact λ of Proposition 5.2. Below zero the pentagon beats the hexagon. Dotted: the crossover n_c (5.6).", "name": "fig-free-energy"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Free energy F_n \u2248 nL + \u03bb log n of the two pentagons minus that of the hexagon, against the sample size n (5.5), with the exact \u03bb of Proposition 5.2. Below zero the pentagon beats the hexagon. Dotted: the crossover n_c (5.6).", "name": "fig-free-energy"}}
 ns = np.logspace(1, 4, 300)
 fig, ax = plt.subplots(figsize=(6.5, 3.6))
 for name, λ, color in [("5-gon-", 7.0, "C1"), ("5-gon+", 8.5, "C3"), ("6-gon", 8.5, "C0")]:
@@ -580,7 +580,7 @@ plt.show()
 
 # %%
 from toymodels.relu import geometry as geo
-from toymodels.relu import loss as rl
+from toymodels.relu import integrals as ri
 
 sizes = [int(round(n_c / 4)), int(round(n_c)), int(round(4 * n_c))]
 draws = {n: lm.relu_posterior_draws(D_K, n, chains=32, steps=3000, seed=0) for n in sizes}
@@ -633,7 +633,7 @@ ax.legend(fontsize=6, ncol=3)
 plt.show()
 
 # %%
-final_exact = rl.loss_L1(sgd.W, sgd.b, 1.0, 0.5)
+final_exact = ri.loss_L1(sgd.W, sgd.b, 1.0, 0.5)
 nearest = np.array([min(abs(f - L) / L for L in levels.values()) for f in final_exact])
 share = float(np.mean(nearest < 0.05))
 print(f"{share:.0%} of the SGD runs end within 5% of a k-gon level (exact loss L_1 of the final state); "

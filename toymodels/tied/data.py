@@ -122,7 +122,7 @@ def sparsity_grid(n: int, *, low: float = 0.0, high: float = 0.99, log: bool = T
     return 1 - np.geomspace(1 - low, 1 - high, n) if high < 1 else np.linspace(low, high, n)
 
 
-def check_importance(importance, D: int, name: str = "importance") -> np.ndarray:
+def check_importance(ω, D: int, name: str = "ω (importance)") -> np.ndarray:
     """Return the importance weights ``ω`` as a float64 vector of shape ``(D,)``.
 
     ``ω_i ≥ 0`` weighs feature ``i`` in the loss ``Σ_i ω_i (x_i - x̂_i)²`` (the Toy Models
@@ -130,7 +130,7 @@ def check_importance(importance, D: int, name: str = "importance") -> np.ndarray
     the wrong length, a negative or a non-finite entry raises ``ValueError`` naming ``name``.
     """
     D = check_int(D, "D", minimum=1)
-    return check_vector(importance, name, D, nonnegative=True, length_name="D")
+    return check_vector(ω, name, D, nonnegative=True, length_name="D")
 
 
 def _check_one_hot_probabilities(probabilities, D: int) -> np.ndarray:
