@@ -204,6 +204,7 @@ EXAMPLES = {
     "linear.autoencoder.label": ex((0, 2)),
     # linear_dynamics
     "linear.dynamics.train_linear": ex(Σ, 2, steps=3, lr=0.01, init_scale=1e-3, seed=0),
+    "linear.dynamics.default_lr": ex(Σ, "gd"),
     "linear.dynamics.escape_time": ex(LOSS, 2.0, 0.5),
     "linear.dynamics.time_near": ex(LOSS, 2.0, 0.6),
     "linear.dynamics.escape_rate": ex(Σ, (0, 2), 2),

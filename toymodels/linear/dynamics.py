@@ -19,6 +19,7 @@ from toymodels.train.divergence import check_loop_step, lr_advice
 
 __all__ = [
     "LinearRun",
+    "default_lr",
     "train_linear",
     "escape_time",
     "time_near",
@@ -44,6 +45,9 @@ def default_lr(Σ, optimizer: str = "gd") -> float:
     """A stable step: 0.05/λ_max for gradient descent (the Hessian's spectrum scales with Σ),
     0.01 for Adam (whose steps have the size of lr whatever the scale of Σ). For Σ = 0 the loss
     is identically zero and every step is stable: 0.05."""
+    Σ = linear.check_sigma(Σ)
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
     if optimizer != "gd":
         return 0.01
     λ_max = np.linalg.eigvalsh(Σ).max()
