@@ -118,8 +118,8 @@ EXAMPLES = {
                              importance=ω, batch_size=8, steps=3, lr=1e-3, log_every=1,
                              weight_decay=0.0, seed=0, eps=1e-8, momentum=0.0, progress=False),
     # data
-    "tied.data.sparse_uniform": ex(4, 3, S, rng=0, instances=2),
-    "tied.data.sparse_uniform_torch": ex(4, 3, S, instances=2),
+    "tied.data.sparse_uniform": ex(4, 3, S, rng=0, n=2),
+    "tied.data.sparse_uniform_torch": ex(4, 3, S, n=2),
     "tied.data.inverse_density": ex(np.array([0.0, 0.5, 1.0])),
     "tied.data.sparsity_grid": ex(5, low=0.1, high=0.9),
     "tied.data.check_importance": ex(ω, 3),

@@ -48,10 +48,10 @@ def test_torch_sampler_has_the_law_of_section_2_1():
 
 def test_instances_axis_and_per_instance_sparsity():
     S = np.array([[0.1], [0.8]])
-    x = sparse_uniform_torch(T, 2, S, instances=2, generator=torch.Generator().manual_seed(0))
+    x = sparse_uniform_torch(T, 2, S, n=2, generator=torch.Generator().manual_seed(0))
     assert x.shape == (2, T, 2)
     _check_law(x.numpy(), np.broadcast_to(S, (2, 2)))
-    y = sparse_uniform(T, 2, S, instances=2, rng=0)
+    y = sparse_uniform(T, 2, S, n=2, rng=0)
     assert y.shape == (2, T, 2)
     _check_law(y, np.broadcast_to(S, (2, 2)))
 
