@@ -202,7 +202,7 @@ EXAMPLES = {
     "linear.autoencoder.perturbation_drop": ex(λ, 2, 1, 0.1),
     "linear.autoencoder.principal_angles": ex(A, np.eye(4)[:, 1:3]),
     "linear.autoencoder.label": ex((0, 2)),
-    # linear_dynamics
+    # linear.dynamics
     "linear.dynamics.train_linear": ex(Σ, 2, steps=3, lr=0.01, init_scale=1e-3, seed=0),
     "linear.dynamics.default_lr": ex(Σ, "gd"),
     "linear.dynamics.escape_time": ex(LOSS, 2.0, 0.5),
@@ -247,7 +247,7 @@ EXAMPLES = {
     "present.playgrounds.linear_playground": ex(λ, 2, 1e-3, steps=5, seed=0),
     "present.playgrounds.flow_playground": ex(0.8, 4, 2, 0.01, 1.0, seed=0),
     "present.playgrounds.relu_playground": ex(3, 2, 0.9, 0.9, n=1, steps=2, seed=0),
-    # relu_loss
+    # exact_training, basins
     "relu.exact_training.exact_loss": ex(W[None], b[None], ω, S, l_max=2),
     "relu.exact_training.exact_loss_grad_hessian": ex(W[None], b[None], ω, S, l_max=1),
     "relu.exact_training.random_init": ex(2, 2, 3, seed=0, scale=0.5),
@@ -261,6 +261,7 @@ EXAMPLES = {
     "relu.basins.basin_study": ex(3, 2, [0.9], 2, importance=ω, steps=2, batch_size=4, lr=0.01,
                              seed=0),
     "relu.basins.plot_basin_probabilities": ex(_study(), x=np.array([0.9]), min_share=0.02),
+    # relu.loss, relu.integrals, relu.minimize, tied.skeleta
     "relu.loss.model_output": ex(W, b, np.array([[0.5, 0.0, 0.2]])),
     "relu.loss.pointwise_loss": ex(W, b, ω, np.array([[0.5, 0.0, 0.2]])),
     "relu.loss.monte_carlo_loss": ex(W, b, ω, S, 100, rng=0),
