@@ -45,13 +45,6 @@ import numpy as np
 import sympy as sp
 import torch
 
-from toymodels.linear import hessian
-
-from toymodels.linear import autoencoder as linear
-from toymodels.linear import dynamics as ld
-from toymodels.present.book import glue
-from toymodels.tied.data import sparse_uniform
-
 # %% [markdown]
 # ## The model and its loss
 #
@@ -81,11 +74,11 @@ from toymodels.tied.data import sparse_uniform
 rng = np.random.default_rng(0)
 datasets = {
     "gaussian": rng.standard_normal((40, 4)) @ np.diag([2.0, 1.4, 1.0, 0.6]),
-    "sparse": sparse_uniform(200, 4, 0.7, rng=1),
+    "sparse": tm.sparse_uniform(200, 4, 0.7, rng=1),
 }
-Σs = {name: linear.second_moment(X) for name, X in datasets.items()}
+Σs = {name: tm.second_moment(X) for name, X in datasets.items()}
 for name, Σ in Σs.items():
-    λ = linear.eigh_desc(Σ)[0]
+    λ = tm.eigh_desc(Σ)[0]
     print(f"{name:8s}  eigenvalues of Σ: {np.array2string(λ, precision=2)}")
 
 # %% [markdown]
@@ -95,7 +88,7 @@ for name, Σ in Σs.items():
 for name, X in datasets.items():
     for _ in range(5):
         A, B = rng.standard_normal((4, 2)), rng.standard_normal((2, 4))
-        direct, trace_form = linear.loss_from_data(A, B, X), linear.loss(A, B, Σs[name])
+        direct, trace_form = tm.loss_from_data(A, B, X), tm.linear_loss(A, B, Σs[name])
         assert abs(direct - trace_form) <= 1e-12 * direct
 print("trace form = sum over data points, on both data sets")
 
@@ -170,8 +163,8 @@ assert sp.expand(dL_dA - grad_A_claim) == sp.zeros(D_s, d_s)
 print("∂L/∂B = -2(AᵀΣ - AᵀABΣ) and ∂L/∂A = -2(ΣBᵀ - ABΣBᵀ): verified symbolically")
 
 # %% [markdown]
-# At numerical points the same formulas, as implemented in `linear.gradient`, agree with
-# torch's automatic differentiation in float64 to rounding error. Note that `linear.gradient`
+# At numerical points the same formulas, as implemented in `tm.linear_gradient`, agree with
+# torch's automatic differentiation in float64 to rounding error. Note that `tm.linear_gradient`
 # returns $\partial L/\partial A$ first, whereas the notes' (19) lists $\partial L/\partial B$ first.
 
 # %%
@@ -182,7 +175,7 @@ for name, X in datasets.items():
         At, Bt = torch.tensor(A, requires_grad=True), torch.tensor(B, requires_grad=True)
         Xt = torch.tensor(X)
         ((Xt - Xt @ (At @ Bt).T) ** 2).sum().backward()
-        gA, gB = linear.gradient(A, B, Σs[name])
+        gA, gB = tm.linear_gradient(A, B, Σs[name])
         worst = max(worst, np.abs(gA - At.grad.numpy()).max() / np.abs(gA).max(),
                     np.abs(gB - Bt.grad.numpy()).max() / np.abs(gB).max())
 assert worst < 1e-12
@@ -298,7 +291,7 @@ print("torch autograd agrees with (1)-(2) to relative error < 1e-12")
 # ### Checking each step on data
 #
 # To check the proof without assuming its conclusion, we find critical points *blindly*.
-# `hessian.find_critical_point` solves $\nabla L=0$ with a least-squares solver from a
+# `tm.find_critical_point` solves $\nabla L=0$ with a least-squares solver from a
 # random start. It knows nothing of Proposition 1. We run it from twelve starts on each data
 # set and keep the points whose decoder has full rank (the others belong to the section on
 # the assumptions).
@@ -307,8 +300,8 @@ print("torch autograd agrees with (1)-(2) to relative error < 1e-12")
 found = []
 for name, Σ in Σs.items():
     for seed in range(12):
-        A, B = hessian.find_critical_point(Σ, 2, seed=seed)
-        assert linear.relative_gradient_norm(A, B, Σ) < 1e-12
+        A, B = tm.find_critical_point(Σ, 2, seed=seed)
+        assert tm.relative_gradient_norm(A, B, Σ) < 1e-12
         found.append((name, Σ, A, B))
 full = [(n, Σ, A, B) for n, Σ, A, B in found if np.linalg.matrix_rank(A, tol=1e-8) == 2]
 print(f"{len(found)} critical points found, {len(full)} with rank A = 2")
@@ -327,7 +320,7 @@ for _, Σ, A, B in full:
 # %%
 for _, Σ, A, B in full:
     P = A @ B
-    assert np.allclose(P, linear.projection(A), atol=1e-9)
+    assert np.allclose(P, tm.projection(A), atol=1e-9)
     assert np.allclose(P, P.T, atol=1e-9) and np.allclose(P @ P, P, atol=1e-9)
 
 # %% [markdown]
@@ -336,7 +329,7 @@ for _, Σ, A, B in full:
 
 # %%
 for _, Σ, A, B in full:
-    P, s = linear.projection(A), np.abs(Σ).max()
+    P, s = tm.projection(A), np.abs(Σ).max()
     assert np.allclose(Σ @ B.T, P @ Σ @ B.T, atol=1e-9 * s)
     assert np.allclose(Σ @ P, P @ Σ @ P, atol=1e-9 * s)
     assert np.allclose(Σ @ P, P @ Σ, atol=1e-9 * s)
@@ -349,15 +342,15 @@ for _, Σ, A, B in full:
 # %%
 labels = {}
 for name, Σ, A, B in full:
-    λ, U = linear.eigh_desc(Σ)
+    λ, U = tm.eigh_desc(Σ)
     assert np.allclose(U @ np.diag(λ) @ U.T, Σ, atol=1e-10 * λ[0])
-    P_eig = linear.projection(U.T @ A)
-    assert np.allclose(linear.projection(A), U @ P_eig @ U.T, atol=1e-9)
+    P_eig = tm.projection(U.T @ A)
+    assert np.allclose(tm.projection(A), U @ P_eig @ U.T, atol=1e-9)
     assert np.allclose(P_eig @ np.diag(λ), np.diag(λ) @ P_eig, atol=1e-9 * λ[0])
     assert np.allclose(P_eig, np.diag(np.round(np.diag(P_eig))), atol=1e-8)
     I = tuple(np.flatnonzero(np.round(np.diag(P_eig))))
     assert len(I) == 2 and np.allclose(A @ B, U[:, I] @ U[:, I].T, atol=1e-9)
-    labels.setdefault(name, set()).add(linear.label(I))
+    labels.setdefault(name, set()).add(tm.index_set_label(I))
 for name in labels:
     print(f"{name:8s} index sets found: {sorted(labels[name])}")
 
@@ -367,9 +360,9 @@ for name in labels:
 
 # %%
 for _, Σ, A, B in full:
-    λ, U = linear.eigh_desc(Σ)
+    λ, U = tm.eigh_desc(Σ)
     P_eig = np.round(np.diag(U.T @ A @ B @ U))
-    L = linear.loss(A, B, Σ)
+    L = tm.linear_loss(A, B, Σ)
     assert np.isclose(L, np.trace(Σ) - np.trace(A @ B @ Σ), rtol=1e-10)
     assert np.isclose(L, λ[P_eig == 0].sum(), rtol=1e-10)
 print("loss = sum of the discarded eigenvalues at every full-rank critical point found")
@@ -379,7 +372,7 @@ print("loss = sum of the discarded eigenvalues at every full-rank critical point
 
 # %%
 for _, Σ, A, B in full:
-    λ, U = linear.eigh_desc(Σ)
+    λ, U = tm.eigh_desc(Σ)
     I = np.flatnonzero(np.round(np.diag(U.T @ A @ B @ U)))
     C = U[:, I].T @ A
     assert np.allclose(A, U[:, I] @ C, atol=1e-9)
@@ -390,7 +383,7 @@ for _, Σ, A, B in full:
 # ### All the critical points of one data set
 #
 # For the Gaussian data set ($D=4$, $d=2$) there are $\binom42=6$ index sets.
-# `linear.critical_points` builds the point {eq}`eq-notes-star` for each, here with a random
+# `tm.critical_points` builds the point {eq}`eq-notes-star` for each, here with a random
 # invertible $C$ (condition number up to 10) to show that the free $C$ changes nothing. The
 # table lists each point's loss, its relative gradient norm, the predicted
 # $\sum_{i\notin I}\lambda_i$, and the inertia of the Hessian (the numbers of negative, zero
@@ -398,14 +391,14 @@ for _, Σ, A, B in full:
 
 # %%
 Σ = Σs["gaussian"]
-λ, U = linear.eigh_desc(Σ)
-C = linear.random_invertible(2, rng=3)
-points = linear.critical_points(Σ, 2, C=C)
+λ, U = tm.eigh_desc(Σ)
+C = tm.random_invertible(2, rng=3)
+points = tm.critical_points(Σ, 2, C=C)
 print(f"{'I':6s} {'loss':>8s} {'|∇L| rel':>9s} {'Σ_{i∉I} λ_i':>11s}  inertia (-, 0, +)")
 for cp in points:
-    L = linear.loss(cp.A, cp.B, Σ)
-    g = linear.relative_gradient_norm(cp.A, cp.B, Σ)
-    inert = hessian.inertia(hessian.hessian(cp.A, cp.B, Σ))
+    L = tm.linear_loss(cp.A, cp.B, Σ)
+    g = tm.relative_gradient_norm(cp.A, cp.B, Σ)
+    inert = tm.hessian_inertia(tm.linear_hessian(cp.A, cp.B, Σ))
     assert g < 1e-12 and np.isclose(L, cp.level, rtol=1e-10)
     print(f"{cp.label:6s} {L:8.2f} {'< 1e-12':>9s} {cp.level:11.2f}  {inert}")
 
@@ -418,10 +411,10 @@ listed = {cp.label: cp for cp in points}
 for name, Σ_f, A, B in full:  # each solver point is the listed point of its index set
     if name != "gaussian":
         continue
-    λ_f, U_f = linear.eigh_desc(Σ_f)
-    cp = listed[linear.label(tuple(np.flatnonzero(np.round(np.diag(U_f.T @ A @ B @ U_f)))))]
+    λ_f, U_f = tm.eigh_desc(Σ_f)
+    cp = listed[tm.index_set_label(tuple(np.flatnonzero(np.round(np.diag(U_f.T @ A @ B @ U_f)))))]
     assert np.allclose(A @ B, cp.A @ cp.B, atol=1e-9)
-    assert np.isclose(linear.loss(A, B, Σ_f), cp.level, rtol=1e-10)
+    assert np.isclose(tm.linear_loss(A, B, Σ_f), cp.level, rtol=1e-10)
 print(f"found by the solver: {len(labels['gaussian'])} of the {len(listed)} index sets")
 
 # %% [markdown]
@@ -466,7 +459,7 @@ _, s, Vt = np.linalg.svd(X, full_matrices=False)
 best = min(points, key=lambda cp: cp.level)
 assert best.I == (0, 1)
 assert np.allclose(s**2, λ, rtol=1e-10)
-assert np.isclose(linear.loss(best.A, best.B, Σ), (s[2:] ** 2).sum(), rtol=1e-10)
+assert np.isclose(tm.linear_loss(best.A, best.B, Σ), (s[2:] ** 2).sum(), rtol=1e-10)
 assert np.allclose(best.A @ best.B, Vt[:2].T @ Vt[:2], atol=1e-10)
 X_pca = X @ Vt[:2].T @ Vt[:2]
 print(f"minimum over critical points {best.level:.2f} = SVD tail Σ s_i² {(s[2:] ** 2).sum():.2f}")
@@ -482,11 +475,11 @@ print(f"minimum over critical points {best.level:.2f} = SVD tail Σ s_i² {(s[2:
 
 # %%
 Xs = datasets["sparse"]
-λs_, Us_ = linear.eigh_desc(Σs["sparse"])
+λs_, Us_ = tm.eigh_desc(Σs["sparse"])
 mean = Xs.mean(axis=0)
 cos_mean = abs(Us_[:, 0] @ mean) / np.linalg.norm(mean)
-Uc = linear.eigh_desc((Xs - mean).T @ (Xs - mean))[1]
-θc = linear.principal_angles(Us_[:, :2], Uc[:, :2])
+Uc = tm.eigh_desc((Xs - mean).T @ (Xs - mean))[1]
+θc = tm.principal_angles(Us_[:, :2], Uc[:, :2])
 assert cos_mean > 0.98 and θc.max() > 0.5
 print(f"cos(u_1, mean) = {cos_mean:.3f}; largest principal angle to centred PCA: {θc.max():.2f} rad")
 
@@ -495,9 +488,9 @@ print(f"cos(u_1, mean) = {cos_mean:.3f}; largest principal angle to centred PCA:
 # random starts:
 
 # %%
-rand_losses = [linear.loss(rng.standard_normal((4, 2)), rng.standard_normal((2, 4)), Σ)
+rand_losses = [tm.linear_loss(rng.standard_normal((4, 2)), rng.standard_normal((2, 4)), Σ)
                for _ in range(2000)]
-runs = [ld.train_linear(Σ, 2, steps=1500, init_scale=0.3, seed=s) for s in range(5)]
+runs = [tm.train_linear(Σ, 2, steps=1500, init_scale=0.3, seed=s) for s in range(5)]
 assert min(rand_losses) > best.level
 assert all(np.isclose(r.loss[-1], best.level, rtol=1e-6) for r in runs)
 print(f"best random loss {min(rand_losses):.1f} > minimum {best.level:.2f}; "
@@ -565,21 +558,21 @@ print(f"best random loss {min(rand_losses):.1f} > minimum {best.level:.2f}; "
 ε_values = [1e-3, 1e-1, 0.5, 1.0, 3.0]
 n_checked = 0
 for name, Σx in Σs.items():
-    λx, Ux = linear.eigh_desc(Σx)
-    for cp in linear.critical_points(Σx, 2, C=C):
+    λx, Ux = tm.eigh_desc(Σx)
+    for cp in tm.critical_points(Σx, 2, C=C):
         others = [k for k in range(4) if k not in cp.I]
         for j, k, ε in itertools.product(cp.I, others, ε_values):
-            At, Bt = linear.perturbation(Σx, cp.I, j, k, ε, C=C)
-            diag = np.diag(Ux.T @ linear.projection(At) @ Ux)
+            At, Bt = tm.perturbation(Σx, cp.I, j, k, ε, C=C)
+            diag = np.diag(Ux.T @ tm.projection(At) @ Ux)
             expect = np.zeros(4)
             expect[list(cp.I)] = 1
             expect[j], expect[k] = 1 / (1 + ε**2), ε**2 / (1 + ε**2)
             assert np.allclose(diag, expect, atol=1e-10)
-            drop = cp.level - linear.loss(At, Bt, Σx)
-            assert np.isclose(drop, linear.perturbation_drop(λx, j, k, ε), rtol=1e-8, atol=1e-9)
+            drop = cp.level - tm.linear_loss(At, Bt, Σx)
+            assert np.isclose(drop, tm.perturbation_drop(λx, j, k, ε), rtol=1e-8, atol=1e-9)
             assert (drop > 0) == (k < j)
             n_checked += 1
-glue("n-checked-18", n_checked)
+tm.glue("n-checked-18", n_checked)
 print(f"(18) and the loss change: {n_checked} cases checked")
 
 # %% [markdown]
@@ -588,7 +581,7 @@ print(f"(18) and the loss change: {n_checked} cases checked")
 
 # %%
 for cp in points:
-    H_BB = hessian.hessian(cp.A, cp.B, Σ)[8:, 8:]
+    H_BB = tm.linear_hessian(cp.A, cp.B, Σ)[8:, 8:]
     assert np.linalg.eigvalsh(H_BB).min() > 0
 
 # %% [markdown]
@@ -603,7 +596,7 @@ saddle = next(cp for cp in points if cp.I == (0, 2))
 ε_grid = np.linspace(-4, 4, 161)
 tilts = {}
 for j, k in [(2, 1), (0, 3)]:
-    curve = [linear.loss(*linear.perturbation(Σ, saddle.I, j, k, e, C=C), Σ) for e in ε_grid]
+    curve = [tm.linear_loss(*tm.perturbation(Σ, saddle.I, j, k, e, C=C), Σ) for e in ε_grid]
     formula = saddle.level - ε_grid**2 / (1 + ε_grid**2) * (λ[k] - λ[j])
     assert np.allclose(curve, formula, rtol=1e-10)
     tilts[j, k] = (curve, formula)
@@ -626,7 +619,7 @@ plt.show()
 #
 # Proposition 3 finds *one* direction of descent. The {index}`Hessian` gives all of them. We flatten
 # the parameters as $\theta=(\operatorname{vec}A,\operatorname{vec}B)\in\mathbb{R}^{2Dd}$.
-# `hessian.hessian` computes the exact Hessian by differentiating the gradient (19) along each
+# `tm.linear_hessian` computes the exact Hessian by differentiating the gradient (19) along each
 # coordinate. It agrees with torch's autograd Hessian (float64) to rounding:
 
 # %%
@@ -640,7 +633,7 @@ def loss_torch(θ):
 
 
 H_torch = torch.autograd.functional.hessian(loss_torch, torch.tensor(np.r_[A.ravel(), B.ravel()]))
-H = hessian.hessian(A, B, Σ)
+H = tm.linear_hessian(A, B, Σ)
 assert np.allclose(H, H_torch.numpy(), rtol=1e-10, atol=1e-10 * np.abs(H).max())
 print("analytic Hessian = torch autograd Hessian")
 
@@ -683,29 +676,29 @@ print("analytic Hessian = torch autograd Hessian")
 # the counts do not change.
 
 # %%
-for Cx in [np.eye(2), C, linear.random_invertible(2, rng=9, cond_max=100)]:
-    for cp in linear.critical_points(Σ, 2, C=Cx):
-        H = hessian.hessian(cp.A, cp.B, Σ)
-        assert hessian.inertia(H) == hessian.predicted_inertia(λ, cp.I)
+for Cx in [np.eye(2), C, tm.random_invertible(2, rng=9, cond_max=100)]:
+    for cp in tm.critical_points(Σ, 2, C=Cx):
+        H = tm.linear_hessian(cp.A, cp.B, Σ)
+        assert tm.hessian_inertia(H) == tm.predicted_inertia(λ, cp.I)
         T = np.stack([np.r_[(cp.A @ E).ravel(), (-E @ cp.B).ravel()]
                       for E in np.eye(4).reshape(4, 2, 2)], axis=1)
         assert np.allclose(H @ T, 0, atol=1e-10 * np.abs(H).max())
 print(f"{'I':6s} (-, 0, +) predicted = computed, for three choices of C")
 for cp in points:
-    print(f"{cp.label:6s} {hessian.predicted_inertia(λ, cp.I)}")
+    print(f"{cp.label:6s} {tm.predicted_inertia(λ, cp.I)}")
 
 # %% [markdown]
 # The block {eq}`eq-pair-form` is also exactly the Hessian restricted to the pair's two
 # directions:
 
 # %%
-for cp in linear.critical_points(Σ, 2):
-    H = hessian.hessian(cp.A, cp.B, Σ)
+for cp in tm.critical_points(Σ, 2):
+    H = tm.linear_hessian(cp.A, cp.B, Σ)
     for m, j in enumerate(cp.I):
         for k in set(range(4)) - set(cp.I):
             V = np.stack([np.r_[np.outer(U[:, k], np.eye(2)[m]).ravel(), np.zeros(8)],
                           np.r_[np.zeros(8), np.outer(np.eye(2)[m], U[:, k]).ravel()]], axis=1)
-            assert np.allclose(V.T @ H @ V, hessian.pair_block(λ[j], λ[k]), atol=1e-9 * λ[0])
+            assert np.allclose(V.T @ H @ V, tm.pair_block(λ[j], λ[k]), atol=1e-9 * λ[0])
 print("each (j, k) block is 2[[λ_j, -λ_k], [-λ_k, λ_k]]")
 
 # %% [markdown]
@@ -729,13 +722,13 @@ print("each (j, k) block is 2[[λ_j, -λ_k], [-λ_k, λ_k]]")
 # %%
 low = [(n, Σx, A, B) for n, Σx, A, B in found if np.linalg.matrix_rank(A, tol=1e-8) < 2]
 for name, Σx, A, B in low:
-    λx, Ux = linear.eigh_desc(Σx)
+    λx, Ux = tm.eigh_desc(Σx)
     p = np.diag(Ux.T @ A @ B @ Ux)
     J = tuple(np.flatnonzero(np.round(p)))
     assert np.allclose(A @ B, Ux[:, J] @ Ux[:, J].T, atol=1e-8)
-    assert np.isclose(linear.loss(A, B, Σx), np.delete(λx, J).sum(), rtol=1e-9)
+    assert np.isclose(tm.linear_loss(A, B, Σx), np.delete(λx, J).sum(), rtol=1e-9)
     print(f"{name:8s} rank A = {np.linalg.matrix_rank(A, tol=1e-8)}, AB projects onto "
-          f"u_J with J = {linear.label(J)}")
+          f"u_J with J = {tm.index_set_label(J)}")
 assert len(low) > 0
 
 # %% [markdown]
@@ -759,13 +752,13 @@ assert len(low) > 0
 # %%
 print(f"{'J':6s} {'rank':>4s} {'loss':>8s} {'Σ_{i∉J} λ_i':>11s}  inertia (-, 0, +)")
 for r in (0, 1):
-    for cp in linear.critical_points(Σ, 2, C=C, rank=r):
-        H = hessian.hessian(cp.A, cp.B, Σ)
-        assert linear.relative_gradient_norm(cp.A, cp.B, Σ) < 1e-12
-        assert hessian.inertia(H) == hessian.predicted_inertia(λ, cp.I, 2)
+    for cp in tm.critical_points(Σ, 2, C=C, rank=r):
+        H = tm.linear_hessian(cp.A, cp.B, Σ)
+        assert tm.relative_gradient_norm(cp.A, cp.B, Σ) < 1e-12
+        assert tm.hessian_inertia(H) == tm.predicted_inertia(λ, cp.I, 2)
         assert np.linalg.eigvalsh(H).min() < 0
-        L = linear.loss(cp.A, cp.B, Σ)
-        print(f"{cp.label:6s} {r:4d} {L:8.2f} {cp.level:11.2f}  {hessian.inertia(H)}")
+        L = tm.linear_loss(cp.A, cp.B, Σ)
+        print(f"{cp.label:6s} {r:4d} {L:8.2f} {cp.level:11.2f}  {tm.hessian_inertia(H)}")
 
 # %% [markdown]
 # So {prf:ref}`prop-critical-points` as the notes state it ("for any critical point") is false.
@@ -793,11 +786,11 @@ Q, _ = np.linalg.qr(np.random.default_rng(5).standard_normal((4, 4)))
 minimisers = []
 for φ in np.linspace(0, np.pi / 2, 7):
     A = np.stack([Q[:, 0], np.cos(φ) * Q[:, 1] + np.sin(φ) * Q[:, 2]], axis=1)
-    assert linear.relative_gradient_norm(A, A.T, Σ_rep) < 1e-12
-    assert np.isclose(linear.loss(A, A.T, Σ_rep), 3.0, rtol=1e-12)
+    assert tm.relative_gradient_norm(A, A.T, Σ_rep) < 1e-12
+    assert np.isclose(tm.linear_loss(A, A.T, Σ_rep), 3.0, rtol=1e-12)
     minimisers.append(A)
-P_mid = linear.projection(Q.T @ minimisers[3])
-θ = linear.principal_angles(minimisers[0], minimisers[-1])
+P_mid = tm.projection(Q.T @ minimisers[3])
+θ = tm.principal_angles(minimisers[0], minimisers[-1])
 assert abs(P_mid[1, 2]) > 0.4 and np.isclose(θ.max(), np.pi / 2)
 print(f"off-diagonal entry of P_(UᵀA) at φ = π/4: {P_mid[1, 2]:.3f}")
 print(f"largest principal angle between two minimisers: {θ.max():.4f} rad")
@@ -808,13 +801,13 @@ print(f"largest principal angle between two minimisers: {θ.max():.4f} rad")
 # eigenvalues and no negative one.
 
 # %%
-H_rep = hessian.hessian(minimisers[3], minimisers[3].T, Σ_rep)
-n_neg, n_zero, n_pos = hessian.inertia(H_rep)
+H_rep = tm.linear_hessian(minimisers[3], minimisers[3].T, Σ_rep)
+n_neg, n_zero, n_pos = tm.hessian_inertia(H_rep)
 assert (n_neg, n_zero) == (0, 2**2 + 1)
 print(f"inertia (-, 0, +) at a minimiser with λ_2 = λ_3: {(n_neg, n_zero, n_pos)}")
 
 # %% [markdown]
-# `linear.critical_points` refuses repeated eigenvalues with an error that names $\Sigma$,
+# `tm.critical_points` refuses repeated eigenvalues with an error that names $\Sigma$,
 # because its list would silently miss the families. With `allow_repeated=True` it warns and
 # returns one representative per family (both tested in `tests/test_linear.py`).
 
@@ -837,12 +830,12 @@ for φ in np.linspace(0, np.pi, 5):
     v = np.cos(φ) * Q[:, 0] + np.sin(φ) * Q[:, 1]
     w = -np.sin(φ) * Q[:, 0] + np.cos(φ) * Q[:, 1]
     A_saddle = np.stack([v, Q[:, 2]], axis=1)
-    assert linear.relative_gradient_norm(A_saddle, A_saddle.T, Σ_top) < 1e-12
-    assert np.linalg.eigvalsh(hessian.hessian(A_saddle, A_saddle.T, Σ_top)).min() < 0
+    assert tm.relative_gradient_norm(A_saddle, A_saddle.T, Σ_top) < 1e-12
+    assert np.linalg.eigvalsh(tm.linear_hessian(A_saddle, A_saddle.T, Σ_top)).min() < 0
     A_min = np.stack([v, w], axis=1)  # a minimiser: critical, at the minimum level, H ⪰ 0
-    assert linear.relative_gradient_norm(A_min, A_min.T, Σ_top) < 1e-12
-    assert np.isclose(linear.loss(A_min, A_min.T, Σ_top), λ_top[2:].sum(), rtol=1e-12)
-    assert np.linalg.eigvalsh(hessian.hessian(A_min, A_min.T, Σ_top)).min() > -1e-9
+    assert tm.relative_gradient_norm(A_min, A_min.T, Σ_top) < 1e-12
+    assert np.isclose(tm.linear_loss(A_min, A_min.T, Σ_top), λ_top[2:].sum(), rtol=1e-12)
+    assert np.linalg.eigvalsh(tm.linear_hessian(A_min, A_min.T, Σ_top)).min() > -1e-9
     AB_min = A_min @ A_min.T
     if φ == 0:
         AB_first = AB_min
@@ -867,9 +860,9 @@ A = Q[:, [0, 3]]
 for c in [0.0, 0.5, 1.0, -2.0]:
     B = np.stack([Q[:, 0], c * Q[:, 3]])
     M = A @ B
-    assert linear.relative_gradient_norm(A, B, Σ_sing) < 1e-12
-    assert np.isclose(linear.loss(A, B, Σ_sing), λ_sing[1] + λ_sing[2], rtol=1e-12)
-    print(f"c = {c:5.1f}: critical, loss {linear.loss(A, B, Σ_sing):.3f}, "
+    assert tm.relative_gradient_norm(A, B, Σ_sing) < 1e-12
+    assert np.isclose(tm.linear_loss(A, B, Σ_sing), λ_sing[1] + λ_sing[2], rtol=1e-12)
+    print(f"c = {c:5.1f}: critical, loss {tm.linear_loss(A, B, Σ_sing):.3f}, "
           f"AB idempotent: {np.allclose(M @ M, M)}")
 
 # %% [markdown]
@@ -901,31 +894,31 @@ for c in [0.0, 0.5, 1.0, -2.0]:
 Q_dyn, _ = np.linalg.qr(np.random.default_rng(7).standard_normal((4, 4)))
 Σ_dyn = Q_dyn @ np.diag(λ_dyn) @ Q_dyn.T
 scales = [1e-2, 1e-4, 1e-6]
-runs = {(opt, sc): ld.train_linear(Σ_dyn, 2, steps=600, optimizer=opt, init_scale=sc, seed=1)
+runs = {(opt, sc): tm.train_linear(Σ_dyn, 2, steps=600, optimizer=opt, init_scale=sc, seed=1)
         for opt in ("gd", "adam") for sc in scales}
 # the three levels the text refers to, Σ_{i∉J} λ_i for J = ∅, {1}, {1, 2}
 L_origin = λ_dyn.sum()                # A = B = 0: tr Σ
 L_rank1 = λ_dyn.sum() - λ_dyn[0]      # rank-1 saddle J = {1}
 L_min = λ_dyn.sum() - λ_dyn[:2].sum() # PCA, J = {1, 2}
-level_of = {J: level for level, J in linear.critical_levels(λ_dyn, 2)}
+level_of = {J: level for level, J in tm.critical_levels(λ_dyn, 2)}
 assert np.isclose(level_of[()], L_origin) and np.isclose(level_of[(0,)], L_rank1)
 assert np.isclose(level_of[(0, 1)], L_min) and np.isclose(min(level_of.values()), L_min)
 for name, value in [("L-origin", L_origin), ("L-rank1", L_rank1), ("L-min", L_min)]:
-    glue(name, value)
+    tm.glue(name, value)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The loss of the linear autoencoder during training from small random starts, with gradient descent (top) and Adam (bottom). Horizontal lines: the critical values, solid for full-rank critical points and dotted for rank-deficient ones; the three that gradient descent visits are labelled on the right by their index set $J$.", "name": "fig-ch1-plateaus"}, "image": {"alt": "Two panels of loss against step. In the top panel (gradient descent) the curves sit on the level 7.5, then on 3.5, then drop to 1.5, longer for smaller starts; in the bottom panel (Adam) the three curves drop almost together."}}
 fig, axes = plt.subplots(2, 1, figsize=(4.8, 6), sharex=True, layout="constrained")
 for ax, opt in zip(axes, ("gd", "adam")):
-    for level, J in linear.critical_levels(λ_dyn, 2):
+    for level, J in tm.critical_levels(λ_dyn, 2):
         ax.axhline(level, color="C0" if len(J) == 2 else "C1", lw=0.6,
                    ls="-" if len(J) == 2 else ":")
     for sc, color in zip(scales, ("0.7", "0.4", "k")):
         ax.plot(runs[opt, sc].loss, color=color, lw=1.5, label=f"init scale $10^{{{np.log10(sc):.0f}}}$")
     ax.set_ylabel("loss")
     ax.set_title({"gd": "gradient descent", "adam": "Adam"}[opt])
-    for level, J in linear.critical_levels(λ_dyn, 2):
+    for level, J in tm.critical_levels(λ_dyn, 2):
         if level in (L_origin, L_rank1, L_min):
-            ax.annotate(linear.label(J), (600, level), va="center", xytext=(3, 0),
+            ax.annotate(tm.index_set_label(J), (600, level), va="center", xytext=(3, 0),
                         textcoords="offset points", annotation_clip=False)
 axes[1].set_xlabel("step")
 axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
@@ -945,7 +938,7 @@ plt.show()
 # count the steps spent within 0.05 of each level:
 
 # %%
-near = {key: [ld.time_near(run.loss, lv, 0.05) for lv in (L_origin, L_rank1)]
+near = {key: [tm.time_near(run.loss, lv, 0.05) for lv in (L_origin, L_rank1)]
         for key, run in runs.items()}
 print(f"{'':5s} {'scale':>6s}  steps near {L_origin:g} / {L_rank1:g}")
 for (opt, sc), (n0, n1) in near.items():
@@ -960,18 +953,18 @@ for i in (0, 1):  # i = 0: the origin, i = 1: the rank-1 saddle
 assert near["gd", 1e-6][1] > 50
 speedup = min(near["gd", 1e-6][i] / near["adam", 1e-6][i] for i in (0, 1))
 assert speedup > 5
-glue("adam-speedup", int(speedup))  # "at least" this many times: rounded down
+tm.glue("adam-speedup", int(speedup))  # "at least" this many times: rounded down
 
 # %% [markdown]
 # All runs end at PCA. The largest principal angle between the learned column space of $A$
 # and $\operatorname{span}\{u_1,u_2\}$ is at rounding level:
 
 # %%
-U_dyn = linear.eigh_desc(Σ_dyn)[1]
-longer = {key: ld.train_linear(Σ_dyn, 2, steps=3000, optimizer=key[0], init_scale=key[1],
+U_dyn = tm.eigh_desc(Σ_dyn)[1]
+longer = {key: tm.train_linear(Σ_dyn, 2, steps=3000, optimizer=key[0], init_scale=key[1],
                                seed=1) for key in runs}
 for key, run in longer.items():
-    θ = linear.principal_angles(run.A, U_dyn[:, :2])
+    θ = tm.principal_angles(run.A, U_dyn[:, :2])
     assert θ.max() < 1e-6 and np.isclose(run.loss[-1], L_min, rtol=1e-9)
 print(f"after 3000 steps: every run within 1e-6 rad of the top-2 eigenspace, loss {L_min:g}")
 
@@ -992,13 +985,13 @@ print(f"after 3000 steps: every run within 1e-6 rad of the top-2 eigenspace, los
 # $\operatorname{tr}\Sigma-\lambda_1/2$, for a range of initial scales:
 
 # %%
-lr = ld.default_lr(Σ_dyn)
+lr = tm.default_lr(Σ_dyn)
 scales_fit = np.array([1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-8])
-t_origin = np.array([ld.escape_time(ld.train_linear(Σ_dyn, 2, steps=2000, init_scale=sc,
+t_origin = np.array([tm.escape_time(tm.train_linear(Σ_dyn, 2, steps=2000, init_scale=sc,
                                                     seed=1).loss, L_origin, λ_dyn[0] / 2)
                      for sc in scales_fit])
 slope = np.polyfit(np.log(1 / scales_fit), t_origin, 1)[0]
-μ0 = ld.escape_rate(Σ_dyn, (), 2)
+μ0 = tm.escape_rate(Σ_dyn, (), 2)
 assert np.isclose(μ0, 2 * λ_dyn[0], rtol=1e-10)
 assert np.isclose(slope, 1 / np.log(1 + lr * μ0), rtol=0.03)
 print(f"steps per e-fold of 1/ε: measured {slope:.1f}, "
@@ -1021,7 +1014,7 @@ eps_pair = (1e-3, 1e-6)
 
 def pair_rate(λ_j, λ_k):
     """The escape rate of a pair: minus the lowest eigenvalue of its Hessian block."""
-    return -np.linalg.eigvalsh(hessian.pair_block(λ_j, λ_k))[0]
+    return -np.linalg.eigvalsh(tm.pair_block(λ_j, λ_k))[0]
 
 
 j, k = 2, 1  # the descending pair (3, 2), 0-based
@@ -1029,9 +1022,9 @@ rows = []
 for g in gaps:
     λ_g = np.array([4.0, 2.0, 2.0 - g, 0.25])
     Σ_g = Q_dyn @ np.diag(λ_g) @ Q_dyn.T
-    t = [ld.escape_from_saddle(Σ_g, 2, (0, 2), e, drop=g / 2, lr=lr, steps=20000)
+    t = [tm.escape_from_saddle(Σ_g, 2, (0, 2), e, drop=g / 2, lr=lr, steps=20000)
          for e in eps_pair]
-    μ = ld.escape_rate(Σ_g, (0, 2), 2)  # from the full Hessian
+    μ = tm.escape_rate(Σ_g, (0, 2), 2)  # from the full Hessian
     assert np.isclose(μ, pair_rate(λ_g[j], λ_g[k]), rtol=1e-10)
     rows.append((g, μ, t[0], t[1], (t[1] - t[0]) / np.log(1e3)))
 rows = np.array(rows)
@@ -1074,27 +1067,27 @@ plt.show()
 # %% tags=["hide-input"]
 worst_pct = 100 * np.abs(rows[:, 4] / pred - 1).max()
 assert worst_pct < 2
-glue("escape-worst-pct", np.ceil(10 * worst_pct) / 10)  # "within": rounded up
+tm.glue("escape-worst-pct", np.ceil(10 * worst_pct) / 10)  # "within": rounded up
 ratio = 1 / (lr * rows[:, 0]) / rows[:, 4]  # gap-only estimate / measured
 assert np.all(np.diff(ratio) > 0) and ratio[0] < 1.02 and ratio[-1] > 1.15
-glue("gap-only-small-pct", 100 * (ratio[0] - 1))
-glue("gap-only-large-pct", 100 * (ratio[-1] - 1))
-glue("gap-small", gaps[0])
-glue("gap-large", gaps[-1])
+tm.glue("gap-only-small-pct", 100 * (ratio[0] - 1))
+tm.glue("gap-only-large-pct", 100 * (ratio[-1] - 1))
+tm.glue("gap-small", gaps[0])
+tm.glue("gap-large", gaps[-1])
 
 # %% [markdown]
 # ## Playground
 #
-# `linear_dynamics.playground` trains the linear autoencoder on a spectrum of your choice and
+# `tm.linear_playground` trains the linear autoencoder on a spectrum of your choice and
 # draws the loss over the critical values. The solid lines are full-rank critical points and
 # the dotted ones rank-deficient points. Try a tiny `init_scale`, nearly equal eigenvalues,
 # or `optimizer="adam"`. {numref}`fig-ch1-playground` is its default picture.
 
 # %% mystnb={"figure": {"caption": "The playground: gradient descent from a start of scale $10^{-5}$ on the spectrum $\\lambda=(4,2,1,0.5)$, over the critical values (solid: full rank, dotted: rank-deficient).", "name": "fig-ch1-playground"}, "image": {"alt": "Loss against step: a staircase that descends from the level 7.5 through 3.5 to the minimum 1.5, with horizontal lines at every critical value."}}
 λ_play = (4.0, 2.0, 1.0, 0.5)
-run = ld.playground(λ=λ_play, d=2, init_scale=1e-5, optimizer="gd", steps=800)
+run = tm.linear_playground(λ=λ_play, d=2, init_scale=1e-5, optimizer="gd", steps=800).data
 plt.show()
-assert np.isclose(run.loss[-1], linear.critical_levels(λ_play, 2)[-1][0], rtol=1e-6)  # the minimum
+assert np.isclose(run.loss[-1], tm.critical_levels(λ_play, 2)[-1][0], rtol=1e-6)  # the minimum
 
 # %% tags=["remove-cell"]
 if tm.widgets_live():
@@ -1102,8 +1095,8 @@ if tm.widgets_live():
         import ipywidgets as widgets
 
         def _play(init_exponent=-5, gap=1.0, optimizer="gd", steps=800):
-            ld.playground(λ=(4.0, 2.0, 2.0 - gap, 0.25), d=2, init_scale=10.0**init_exponent,
-                          optimizer=optimizer, steps=steps)
+            tm.linear_playground(λ=(4.0, 2.0, 2.0 - gap, 0.25), d=2,
+                                 init_scale=10.0**init_exponent, optimizer=optimizer, steps=steps)
             plt.show()
 
         widgets.interact(_play, init_exponent=(-10, -1), gap=(0.05, 1.7, 0.05),
@@ -1148,7 +1141,7 @@ if tm.widgets_live():
 #
 # Take $\Sigma=\operatorname{diag}(3,2,1)$ and $d=1$. List the critical points with $A\neq0$,
 # their losses, and the number of descending directions of the Hessian at each. Which one is
-# the minimum? Check your answer with `linear.critical_points` and `hessian.inertia`.
+# the minimum? Check your answer with `tm.critical_points` and `tm.hessian_inertia`.
 # ```
 #
 # ````{solution-start} ex-ch1-small
@@ -1162,8 +1155,8 @@ if tm.widgets_live():
 
 # %%
 Σ_ex = np.diag([3.0, 2.0, 1.0])
-found_ex = {cp.I: (linear.loss(cp.A, cp.B, Σ_ex), hessian.inertia(hessian.hessian(cp.A, cp.B, Σ_ex))[0])
-            for cp in linear.critical_points(Σ_ex, 1)}
+found_ex = {cp.I: (tm.linear_loss(cp.A, cp.B, Σ_ex), tm.hessian_inertia(tm.linear_hessian(cp.A, cp.B, Σ_ex))[0])
+            for cp in tm.critical_points(Σ_ex, 1)}
 assert {I: (round(L, 12), n) for I, (L, n) in found_ex.items()} == {
     (0,): (3.0, 0), (1,): (4.0, 1), (2,): (5.0, 2)}
 print("I, loss, descending directions:", found_ex)
@@ -1194,10 +1187,10 @@ print("I, loss, descending directions:", found_ex)
 
 # %%
 _, Σ_c, A_c, B_c = full[0]
-C_ex = linear.random_invertible(2, rng=11)
-assert np.isclose(linear.loss(A_c @ C_ex, np.linalg.solve(C_ex, B_c), Σ_c),
-                  linear.loss(A_c, B_c, Σ_c), rtol=1e-12)
-n_zero = hessian.inertia(hessian.hessian(A_c, B_c, Σ_c))[1]
+C_ex = tm.random_invertible(2, rng=11)
+assert np.isclose(tm.linear_loss(A_c @ C_ex, np.linalg.solve(C_ex, B_c), Σ_c),
+                  tm.linear_loss(A_c, B_c, Σ_c), rtol=1e-12)
+n_zero = tm.hessian_inertia(tm.linear_hessian(A_c, B_c, Σ_c))[1]
 assert n_zero >= 2**2
 print(f"zero eigenvalues of the Hessian: {n_zero} (d² = 4)")
 
@@ -1224,7 +1217,7 @@ print(f"zero eigenvalues of the Hessian: {n_zero} (d² = 4)")
 # %%
 fit = np.polyfit(np.log(1 / scales_fit), t_origin, 1)
 t_pred = np.polyval(fit, np.log(1e12))
-t_meas = ld.escape_time(ld.train_linear(Σ_dyn, 2, steps=3000, init_scale=1e-12, seed=1).loss,
+t_meas = tm.escape_time(tm.train_linear(Σ_dyn, 2, steps=3000, init_scale=1e-12, seed=1).loss,
                         L_origin, λ_dyn[0] / 2)
 assert abs(t_meas / t_pred - 1) < 0.05
 print(f"predicted {t_pred:.0f} steps, measured {t_meas}")
@@ -1240,7 +1233,7 @@ print(f"predicted {t_pred:.0f} steps, measured {t_meas}")
 # critical point $AB=U_JU_J^\top$ with $\lvert J\rvert=r<d$ the Hessian has
 # $\#\{(j,k):j\in J,k\notin J,\lambda_k>\lambda_j\}+(d-r)(D-r)$ negative and $r(2d-r)$ zero
 # eigenvalues. Check the formula for $D=5$, $d=3$ and every $J$ with $r\le2$, writing the
-# count yourself rather than calling `hessian.predicted_inertia`. Then prove it. (Hint: the
+# count yourself rather than calling `tm.predicted_inertia`. Then prove it. (Hint: the
 # unused hidden units contribute the indefinite form $-2\lambda_k\alpha\beta$ for every
 # $k\notin J$; count which of the remaining directions are flat.)
 # ```
@@ -1267,10 +1260,10 @@ print(f"predicted {t_pred:.0f} steps, measured {t_meas}")
 Σ5 = np.diag(λ5)
 n_J = 0
 for r in range(3):
-    for cp in linear.critical_points(Σ5, 3, rank=r):
+    for cp in tm.critical_points(Σ5, 3, rank=r):
         J = cp.I
         neg = sum(λ5[k] > λ5[j] for j in J for k in range(5) if k not in J) + (3 - r) * (5 - r)
-        n_neg, n_zero, _ = hessian.inertia(hessian.hessian(cp.A, cp.B, Σ5))
+        n_neg, n_zero, _ = tm.hessian_inertia(tm.linear_hessian(cp.A, cp.B, Σ5))
         assert (n_neg, n_zero) == (neg, r * (2 * 3 - r)), (J, n_neg, n_zero)
         n_J += 1
 assert n_J == 16

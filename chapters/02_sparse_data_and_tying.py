@@ -43,15 +43,6 @@ import numpy as np
 import sympy as sp
 import torch
 
-from toymodels.tied import data
-
-from toymodels.tied import flows
-
-from toymodels.linear import autoencoder as linear
-
-from toymodels.tied import moments
-from toymodels.present.book import glue
-
 # %% [markdown]
 # ## The data
 #
@@ -63,18 +54,18 @@ from toymodels.present.book import glue
 # $$ (eq-sparse-data)
 #
 # and a data set is $T$ independent draws $x_1, \dots, x_T$. Each feature is switched off with
-# probability $S$ and, when on, takes a uniform value. The sampler `data.sparse_uniform` draws
-# in numpy float64; `data.sparse_uniform_torch` draws the same law on any torch device. Both
+# probability $S$ and, when on, takes a uniform value. The sampler `tm.sparse_uniform` draws
+# in numpy float64; `tm.sparse_uniform_torch` draws the same law on any torch device. Both
 # accept one sparsity per feature (a vector $S_i$) as well as a single number.
 
 # %%
-x = data.sparse_uniform(8, 5, 0.6, rng=0)
+x = tm.sparse_uniform(8, 5, 0.6, rng=0)
 print(np.round(x, 3))
 
 # %%
 S_feat = np.array([0.0, 0.5, 0.9, 0.99])
 g = torch.Generator(device=device).manual_seed(0)
-x_t = data.sparse_uniform_torch(200_000, 4, S_feat, generator=g, device=device)
+x_t = tm.sparse_uniform_torch(200_000, 4, S_feat, generator=g, device=device)
 zero_share = (x_t == 0).double().mean(0).cpu().numpy()
 print("fraction of zeros per feature:", np.round(zero_share, 3))
 assert np.allclose(zero_share, S_feat, atol=5 * np.sqrt(0.25 / 200_000))
@@ -87,7 +78,7 @@ assert np.allclose(zero_share, S_feat, atol=5 * np.sqrt(0.25 / 200_000))
 fig, axes = plt.subplots(3, 1, figsize=(4.8, 6.4), sharex=True, sharey=True,
                          layout="constrained")
 for ax, S in zip(axes, [0.0, 0.5, 0.9]):
-    v = data.sparse_uniform(100_000, 1, S, rng=1)[:, 0]
+    v = tm.sparse_uniform(100_000, 1, S, rng=1)[:, 0]
     ax.hist(v[v > 0], bins=20, range=(0, 1), weights=np.full((v > 0).sum(), 20 / v.size),
             color="C0", label="density on $(0, 1]$")
     ax.bar(0, (v == 0).mean(), width=0.04, color="C3", label="$P(x_i = 0)$")
@@ -106,33 +97,33 @@ plt.show()
 # its Bernoulli switches are on, so the number of non-zero entries is
 # $\operatorname{Binomial}(D, 1 - S)$ (and a Poisson-binomial law when the sparsities differ).
 # For $S$ near 1 almost all the mass sits on $Q_0 \cup Q_1 \cup Q_2$. The variant
-# `data.exactly_one_active` draws from $Q_1$ only: one feature, chosen with given probabilities,
+# `tm.exactly_one_active` draws from $Q_1$ only: one feature, chosen with given probabilities,
 # is uniform on $(0, 1]$, the others are zero (the 1-sparse data that Chapter 3 studies).
 
 # %%
 D, T = 20, 50_000
 for S in [0.5, 0.8, 0.95]:
-    l = data.nonzero_counts(data.sparse_uniform(T, D, S, rng=2))
+    l = tm.nonzero_counts(tm.sparse_uniform(T, D, S, rng=2))
     freq = np.bincount(l, minlength=D + 1) / T
-    P_l = moments.skeleton_probabilities(S, D)
+    P_l = tm.skeleton_probabilities(S, D)
     se = np.sqrt(P_l * (1 - P_l) / T)
     assert np.all(np.abs(freq - P_l) <= 5 * se + 1e-12)
     print(f"S = {S}: P(Q_0 ∪ Q_1 ∪ Q_2) = {P_l[:3].sum():.4f}, empirical {freq[:3].sum():.4f}")
-x1 = data.exactly_one_active(1000, 3, [0.5, 0.3, 0.2], rng=0)
-assert np.all(data.nonzero_counts(x1) == 1)
+x1 = tm.exactly_one_active(1000, 3, [0.5, 0.3, 0.2], rng=0)
+assert np.all(tm.nonzero_counts(x1) == 1)
 
 # %% [markdown]
 # {numref}`fig-ch2-skeleta` shows samples in the cube for $D=3$, and {numref}`fig-ch2-skeleton-law`
 # the law of $l$ for $D=20$.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Samples in the cube $[0,1]^3$, coloured by the skeleton $Q_\\ell$ they lie on: the sparse data with $S=0.5$ (top) and the 1-sparse data of `data.exactly_one_active` (bottom), which lies on the three edges $Q_1$.", "name": "fig-ch2-skeleta"}, "image": {"alt": "Two 3D scatter plots of the unit cube: in the first, points at the origin, on the edges, on the faces and inside, in four colours; in the second, points only on the three coordinate axes."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Samples in the cube $[0,1]^3$, coloured by the skeleton $Q_\\ell$ they lie on: the sparse data with $S=0.5$ (top) and the 1-sparse data of `tm.exactly_one_active` (bottom), which lies on the three edges $Q_1$.", "name": "fig-ch2-skeleta"}, "image": {"alt": "Two 3D scatter plots of the unit cube: in the first, points at the origin, on the edges, on the faces and inside, in four colours; in the second, points only on the three coordinate axes."}}
 fig = plt.figure(figsize=(4.8, 8), layout="constrained")
 colors = {0: "k", 1: "C3", 2: "C0", 3: "C2"}
-samples = [("$S=0.5$", data.sparse_uniform(600, 3, 0.5, rng=3)),
-           ("exactly one active", data.exactly_one_active(300, 3, rng=3))]
+samples = [("$S=0.5$", tm.sparse_uniform(600, 3, 0.5, rng=3)),
+           ("exactly one active", tm.exactly_one_active(300, 3, rng=3))]
 for k, (title, pts) in enumerate(samples):
     ax = fig.add_subplot(2, 1, k + 1, projection="3d")
-    l = data.nonzero_counts(pts)
+    l = tm.nonzero_counts(pts)
     for j in range(4):
         ax.scatter(*pts[l == j].T, s=4, color=colors[j], label=f"$Q_{j}$")
     ax.set_xlabel("$x_1$"), ax.set_ylabel("$x_2$")
@@ -147,7 +138,7 @@ plt.show()
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The probability $P(x\\in Q_\\ell)$ that exactly $\\ell$ of $D=20$ features are non-zero, a binomial law, for three sparsities.", "name": "fig-ch2-skeleton-law"}, "image": {"alt": "Three bell-shaped point curves over l from 0 to 20: centred near 10 for S = 0.5, near 4 for S = 0.8 and near 1 for S = 0.95."}}
 fig, ax = plt.subplots()
 for S, c in zip([0.5, 0.8, 0.95], ["C0", "C1", "C3"]):
-    ax.plot(np.arange(D + 1), moments.skeleton_probabilities(S, D), "o-", ms=3, color=c,
+    ax.plot(np.arange(D + 1), tm.skeleton_probabilities(S, D), "o-", ms=3, color=c,
             label=f"$S={S}$")
 ax.set_xlabel(r"$\ell$, the number of non-zero features")
 ax.set_ylabel(r"$P(x \in Q_\ell)$")
@@ -204,23 +195,23 @@ for name, expr in derived.items():
 switches = [Bernoulli(f"b_{k}", 1 - S) for k in range(5)]
 assert sp.simplify(E(sum(switches)) - 5 * (1 - S)) == 0
 s_grid = np.linspace(0, 1, 11)
-for name, f in [("P(x_i = 0)", moments.zero_probability), ("E x_i", moments.mean),
-                ("E x_i^2", moments.second_moment_diagonal),
-                ("E x_i x_j", moments.second_moment_offdiagonal),
-                ("P(x_i x_j = 0)", moments.zero_probability_offdiagonal)]:
+for name, f in [("P(x_i = 0)", tm.zero_probability), ("E x_i", tm.feature_mean),
+                ("E x_i^2", tm.second_moment_diagonal),
+                ("E x_i x_j", tm.second_moment_offdiagonal),
+                ("P(x_i x_j = 0)", tm.zero_probability_offdiagonal)]:
     assert np.allclose(f(s_grid), sp.lambdify(S, claimed[name])(s_grid)), name
 
 # %% [markdown]
-# **Monte Carlo.** `moments.monte_carlo` estimates all seven quantities from a sample, each with
+# **Monte Carlo.** `tm.moment_estimates` estimates all seven quantities from a sample, each with
 # its standard error (it averages the features within each sample, then uses that the $T$ samples
 # are independent). The column `z` is (estimate − closed form)/standard error: a wrong closed
 # form would show up as $|z|$ in the tens or hundreds at this sample size.
 
 # %%
 for S_val in [0.5, 0.9]:
-    sample = data.sparse_uniform(100_000, 10, S_val, rng=4)
+    sample = tm.sparse_uniform(100_000, 10, S_val, rng=4)
     print(f"S = {S_val}")
-    for est in moments.monte_carlo(sample, S_val):
+    for est in tm.moment_estimates(sample, S_val):
         print(f"  {est.name:15s} {est.value:8.4f} ± {est.se:.1e}  exact {est.exact:.4f}  "
               f"z = {est.z:+.1f}")
         assert abs(est.z) < 4.5, est
@@ -268,16 +259,16 @@ print("λ_1 / λ_2 =", ratio)
 assert sp.simplify(ratio - (1 + 3 * D_sym * (1 - S) / (1 + 3 * S))) == 0
 
 # %% [markdown]
-# `moments.population_second_moment` builds the matrix (also for per-feature sparsities, where it
-# is $\operatorname{diag}(p/3 - p^2/4) + (p/2)(p/2)^\top$) and `moments.population_spectrum`
+# `tm.population_second_moment` builds the matrix (also for per-feature sparsities, where it
+# is $\operatorname{diag}(p/3 - p^2/4) + (p/2)(p/2)^\top$) and `tm.population_spectrum`
 # returns the closed-form spectrum with an explicit orthonormal eigenbasis (the Helmert basis:
 # $\mathbf 1/\sqrt D$ and $D-1$ contrasts). Numerically:
 
 # %%
 S_val, D = 0.8, 20
-Σ_pop = moments.population_second_moment(S_val, D)
-λ_pop, U_pop = moments.population_spectrum(S_val, D)
-a, b = moments.spike_and_bulk(S_val)
+Σ_pop = tm.population_second_moment(S_val, D)
+λ_pop, U_pop = tm.population_spectrum(S_val, D)
+a, b = tm.spike_and_bulk(S_val)
 assert np.allclose(U_pop @ np.diag(λ_pop) @ U_pop.T, Σ_pop)
 assert np.allclose(np.linalg.eigvalsh(Σ_pop)[::-1], λ_pop)
 print(f"a = {a:.4f}, b = {b:.4f}, λ_1 = a + bD = {λ_pop[0]:.4f}, λ_2..λ_D = {λ_pop[1]:.4f}")
@@ -290,9 +281,9 @@ print(f"a = {a:.4f}, b = {b:.4f}, λ_1 = a + bD = {λ_pop[0]:.4f}, λ_2..λ_D = 
 # $4a\sqrt{D/T}$).
 
 # %%
-x_big = data.sparse_uniform(100_000, D, S_val, rng=5)
+x_big = tm.sparse_uniform(100_000, D, S_val, rng=5)
 Ts = np.unique(np.geomspace(40, 100_000, 30).astype(int))
-spectra = moments.empirical_spectra(x_big, Ts)
+spectra = tm.empirical_spectra(x_big, Ts)
 width = spectra[:, 1] - spectra[:, -1]
 mp_width = 4 * a * np.sqrt(D / Ts)
 print(f"T = {Ts[-1]}: λ_1 = {spectra[-1, 0]:.4f} (population {λ_pop[0]:.4f})")
@@ -354,18 +345,18 @@ plt.show()
 # %%
 ratios = {}
 for Dv, Sv in [(100, 0.9), (100, 0.99), (20, 0.8)]:
-    λv, _ = moments.population_spectrum(Sv, Dv)
-    av, bv = moments.spike_and_bulk(Sv)
+    λv, _ = tm.population_spectrum(Sv, Dv)
+    av, bv = tm.spike_and_bulk(Sv)
     rel = (bv * Dv / 2) / λv[0]  # min over c of ‖E[xxᵀ] − cI‖_op, relative to ‖E[xxᵀ]‖_op
     c_best = (λv[0] + λv[-1]) / 2
-    err = np.linalg.norm(moments.population_second_moment(Sv, Dv) - c_best * np.eye(Dv), 2)
+    err = np.linalg.norm(tm.population_second_moment(Sv, Dv) - c_best * np.eye(Dv), 2)
     assert np.isclose(err / λv[0], rel)
     print(f"D = {Dv:3d}, S = {Sv}: λ_1/λ_2 = {λv[0] / λv[1]:.3f}, "
           f"relative distance to cI: {rel:.3f}")
     ratios[(Dv, Sv)] = λv[0] / λv[1]
-glue("spike-100-09", ratios[(100, 0.9)])
-glue("spike-100-099", ratios[(100, 0.99)])
-assert np.allclose(moments.centred_covariance(S_val, D), a * np.eye(D))
+tm.glue("spike-100-09", ratios[(100, 0.9)])
+tm.glue("spike-100-099", ratios[(100, 0.99)])
+assert np.allclose(tm.centred_covariance(S_val, D), a * np.eye(D))
 
 # %% [markdown]
 # (sec-ch2-linear-learns)=
@@ -373,11 +364,11 @@ assert np.allclose(moments.centred_covariance(S_val, D), a * np.eye(D))
 #
 # Chapter 1's Proposition 1 assumes (a) $\Sigma$ invertible and (b) distinct eigenvalues. For the
 # *population* matrix, (a) holds for $S < 1$ (all eigenvalues are at least $a > 0$) but (b)
-# fails: `linear.eigh_desc` refuses it.
+# fails: `tm.eigh_desc` refuses it.
 
 # %%
 try:
-    linear.eigh_desc(Σ_pop)
+    tm.eigh_desc(Σ_pop)
     raise AssertionError("expected a repeated eigenvalue")
 except ValueError as err:
     print("refused:", str(err).split(" (")[0])
@@ -387,23 +378,23 @@ except ValueError as err:
 # $\mathbf 1/\sqrt D$ plus *any* $(d-1)$-dimensional subspace of $\mathbf 1^\perp$. A finite data
 # set picks one of them, and which one is decided by sampling noise. To see this, take two
 # independent data sets of the same size, build the optimal $AB$ of each from Chapter 1's
-# `linear.critical_points` (the index set $I = \{1, \dots, d\}$), and compare:
+# `tm.critical_points` (the index set $I = \{1, \dots, d\}$), and compare:
 
 # %%
 d = 3
 views = []
 for seed in (10, 11):
-    Σ_T = linear.second_moment(data.sparse_uniform(20_000, D, S_val, rng=seed))
-    best = min(linear.critical_points(Σ_T, d), key=lambda cp: cp.level)
+    Σ_T = tm.second_moment(tm.sparse_uniform(20_000, D, S_val, rng=seed))
+    best = min(tm.critical_points(Σ_T, d), key=lambda cp: cp.level)
     views.append(best)
     assert best.I == tuple(range(d))
 
 # %%
 A1, A2 = views[0].A, views[1].A
 mean_dir = np.ones((D, 1)) / np.sqrt(D)
-θ_mean = np.degrees([linear.principal_angles(A, mean_dir)[0] for A in (A1, A2)])
-θ_between = np.degrees(linear.principal_angles(A1, A2))
-pop_loss = np.array([linear.loss(cp.A, cp.B, Σ_pop) for cp in views])
+θ_mean = np.degrees([tm.principal_angles(A, mean_dir)[0] for A in (A1, A2)])
+θ_between = np.degrees(tm.principal_angles(A1, A2))
+pop_loss = np.array([tm.linear_loss(cp.A, cp.B, Σ_pop) for cp in views])
 optimum = λ_pop[d:].sum()
 print("angles to the mean direction (degrees):", np.round(θ_mean, 2))
 print("principal angles between the two subspaces (degrees):", np.round(θ_between, 1))
@@ -413,9 +404,9 @@ print(f"population loss: {pop_loss[0]:.5f}, {pop_loss[1]:.5f} (optimum {optimum:
 assert θ_mean.max() < 2 and θ_between[0] < 2 and θ_between[-1] > 30
 excess_pct = 100 * (pop_loss / optimum - 1).max()
 assert excess_pct < 0.1
-glue("theta-mean-max", np.ceil(10 * θ_mean.max()) / 10)  # "within": rounded up
-glue("theta-between-max", θ_between[-1])
-glue("pop-excess-pct", np.ceil(100 * excess_pct) / 100)
+tm.glue("theta-mean-max", np.ceil(10 * θ_mean.max()) / 10)  # "within": rounded up
+tm.glue("theta-between-max", θ_between[-1])
+tm.glue("pop-excess-pct", np.ceil(100 * excess_pct) / 100)
 
 # %% [markdown]
 # Both models contain the mean direction (to within {glue:text}`theta-mean-max:.1f`°), but the
@@ -524,7 +515,7 @@ assert sp.expand(oja - notes_22 - Ws * (Ms * Σs - Σs * Ms)) == sp.zeros(dn, Dn
 rng = np.random.default_rng(0)
 W_ex, G_ex = rng.standard_normal((dn, Dn)), rng.standard_normal((Dn, Dn))
 Σ_ex = G_ex @ G_ex.T
-gap = np.linalg.norm(flows.oja_field(W_ex, Σ_ex) - flows.notes_field(W_ex, Σ_ex))
+gap = np.linalg.norm(tm.oja_field(W_ex, Σ_ex) - tm.notes_field(W_ex, Σ_ex))
 print(f"‖Oja − (22)‖ at a random point: {gap:.3f}")
 assert gap > 0.1
 
@@ -540,11 +531,11 @@ assert gap > 0.1
 # %%
 S_het = np.array([0.3, 0.4, 0.85, 0.9, 0.93, 0.96])  # per-feature sparsities: distinct eigenvalues
 D_h, d_h = S_het.size, 2
-Σ_het = moments.population_second_moment(S_het, D_h)
-λ_het, U_het = linear.eigh_desc(Σ_het)
+Σ_het = tm.population_second_moment(S_het, D_h)
+λ_het, U_het = tm.eigh_desc(Σ_het)
 print("eigenvalues of E[xxᵀ]:", np.round(λ_het, 4))
 W0 = 0.1 * np.random.default_rng(1).standard_normal((d_h, D_h))
-untied = flows.integrate_untied(W0.T, W0, Σ_het, 2000.0, n_eval=401)
+untied = tm.integrate_untied(W0.T, W0, Σ_het, 2000.0, n_eval=401)
 offset = np.linalg.norm(untied.A - np.swapaxes(untied.W, 1, 2), axis=(1, 2))
 balance = np.swapaxes(untied.A, 1, 2) @ untied.A - untied.W @ np.swapaxes(untied.W, 1, 2)
 print(f"max_t ‖A − Bᵀ‖ = {offset.max():.3f}, at the end {offset[-1]:.1e}; "
@@ -594,12 +585,12 @@ def jacobian(field, W, Σ, h=1e-6):
 # %%
 asym = {}
 for name, Σ_ in [("generic Σ", Σ_ex), ("Σ = 2I", 2 * np.eye(Dn))]:
-    J = jacobian(flows.notes_field, W_ex, Σ_)
+    J = jacobian(tm.notes_field, W_ex, Σ_)
     asym[name] = np.abs(J - J.T).max() / np.abs(J).max()
     shown = f"{asym[name]:.2f}" if asym[name] > 1e-8 else "below 1e-8 (rounding)"
     print(f"{name}: relative asymmetry of the Jacobian of (22) = {shown}")
 assert asym["generic Σ"] > 0.05 and asym["Σ = 2I"] < 1e-8
-J = jacobian(flows.exact_field, W_ex, Σ_ex)
+J = jacobian(tm.exact_field, W_ex, Σ_ex)
 assert np.abs(J - J.T).max() < 1e-6 * np.abs(J).max()  # the exact flow is a gradient flow
 
 # %% [markdown]
@@ -670,9 +661,9 @@ for name, rhs in steps.items():
 Q = np.linalg.qr(rng.standard_normal((Dn, Dn)))[0]
 λ_ex = np.array([3.0, 2.0, 0.5])
 Wbar_ex = rng.standard_normal((dn, Dn))
-lhs = flows.notes_field(Wbar_ex @ Q.T, Q @ np.diag(λ_ex) @ Q.T) @ Q
-assert np.allclose(lhs, flows.eigenbasis_field(Wbar_ex, λ_ex))
-assert np.allclose(flows.column_field(Wbar_ex, λ_ex), flows.eigenbasis_field(Wbar_ex, λ_ex))
+lhs = tm.notes_field(Wbar_ex @ Q.T, Q @ np.diag(λ_ex) @ Q.T) @ Q
+assert np.allclose(lhs, tm.eigenbasis_field(Wbar_ex, λ_ex))
+assert np.allclose(tm.column_field(Wbar_ex, λ_ex), tm.eigenbasis_field(Wbar_ex, λ_ex))
 print("(22) → (23) → (24) → ... → (28): every step holds")
 
 # %% [markdown]
@@ -803,12 +794,12 @@ assert sp.expand(neg_grad(E_Lam) - (eq23 + oja_bar) / 2) == sp.zeros(dn, Dn)
 # %%
 for _ in range(3):
     Q = np.linalg.qr(rng.standard_normal((D_h, d_h)))[0]
-    assert flows.fixed_point_residual(Q.T, Σ_het, "notes") < 1e-13
-    assert flows.fixed_point_residual(Q.T, Σ_het, "exact") > 1e-4
-    s_J = np.linalg.svd(jacobian(flows.notes_field, Q.T, Σ_het), compute_uv=False)
+    assert tm.fixed_point_residual(Q.T, Σ_het, "notes") < 1e-13
+    assert tm.fixed_point_residual(Q.T, Σ_het, "exact") > 1e-4
+    s_J = np.linalg.svd(jacobian(tm.notes_field, Q.T, Σ_het), compute_uv=False)
     rank = np.sum(s_J > 1e-6 * s_J[0])
     assert rank == d_h * (d_h + 1) // 2 and s_J[rank] < 1e-8 * s_J[rank - 1]
-assert flows.fixed_point_residual(U_het[:, :d_h].T, Σ_het, "exact") < 1e-13
+assert tm.fixed_point_residual(U_het[:, :d_h].T, Σ_het, "exact") < 1e-13
 
 # %% [markdown]
 # Then the rates of change of $V$, of the tied loss and of (28′) along (22), at 300 random
@@ -821,12 +812,12 @@ for trial in range(300):
     W_r = r_.standard_normal((d_h, D_h)) * r_.uniform(0.1, 2)
     G_r = r_.standard_normal((D_h, D_h))
     Σ_r = G_r @ G_r.T / D_h
-    v = flows.notes_field(W_r, Σ_r)
+    v = tm.notes_field(W_r, Σ_r)
     Gh = W_r @ W_r.T
     dV = -np.trace((np.eye(d_h) - Gh) @ (np.eye(d_h) - Gh) @ W_r @ Σ_r @ W_r.T)
     worst["V"] = max(worst["V"], dV)
-    worst["tied loss"] = max(worst["tied loss"], np.sum(flows.tied_gradient(W_r, Σ_r) * v))
-    worst["(28′)"] = max(worst["(28′)"], np.sum(flows.energy_notes_gradient(W_r) * v))
+    worst["tied loss"] = max(worst["tied loss"], np.sum(tm.tied_gradient(W_r, Σ_r) * v))
+    worst["(28′)"] = max(worst["(28′)"], np.sum(tm.energy_notes_gradient(W_r) * v))
     # the formula for dV/dt is the directional derivative of V along (22)
     dV_num = np.sum(-(W_r - Gh @ W_r) * v)  # ∇V = −(I − G)W
     assert np.isclose(dV, dV_num, rtol=1e-8, atol=1e-10)
@@ -845,7 +836,7 @@ assert worst["V"] <= 0 and worst["tied loss"] > 0 and worst["(28′)"] > 0
 # %%
 Λ2 = np.diag([2.0, 1.0])
 g1, g2 = np.meshgrid(np.linspace(-1.6, 1.6, 41), np.linspace(-1.6, 1.6, 41))
-fields = {name: np.array([flows.FLOWS[name](np.array([[u, v]]), Λ2)[0]
+fields = {name: np.array([tm.FLOWS[name](np.array([[u, v]]), Λ2)[0]
                           for u, v in zip(g1.ravel(), g2.ravel())]).reshape(*g1.shape, 2)
           for name in ("notes", "exact")}
 
@@ -887,8 +878,8 @@ for s in scales:
         for seed in range(4):
             W0 = np.random.default_rng(seed).standard_normal((d_h, D_h))
             W0 *= s / np.sqrt(np.linalg.eigvalsh(W0 @ W0.T).max())  # largest singular value = s
-            end = flows.integrate_tied(W0, Σ_het, 600.0, flow=name, n_eval=2).W[-1]
-            θs.append(flows.subspace_angle(end, Σ_het))
+            end = tm.integrate_tied(W0, Σ_het, 600.0, flow=name, n_eval=2).W[-1]
+            θs.append(tm.subspace_angle(end, Σ_het))
         angles[name].append(np.median(θs))
 angles = {k: np.degrees(v) for k, v in angles.items()}
 
@@ -910,7 +901,7 @@ assert angles["notes"][-1] > 10 and angles["notes"][0] < angles["notes"][-1]
 #
 # Now the flows on the population matrix of the chapter's data, $\Sigma = \mathbb{E}[xx^\top]$ with
 # $S = 0.8$, $D = 6$, $d = 2$, from a small random start: {numref}`fig-ch2-flow-exact` for the
-# exact flow and {numref}`fig-ch2-flow-notes` for (22) (`flows.plot_trajectory` draws them).
+# exact flow and {numref}`fig-ch2-flow-notes` for (22) (`tm.plot_trajectory` draws them).
 # The top row shows the Gram matrix $W^\top W$ (diagonal: $\lVert w_i\rVert^2$;
 # off-diagonal: the interference $\langle w_i, w_j\rangle$) when $W$ has covered a quarter, a half,
 # three quarters and all of the length of its path. Below: the norms and interferences
@@ -919,17 +910,17 @@ assert angles["notes"][-1] > 10 and angles["notes"][0] < angles["notes"][-1]
 
 # %%
 S_flow, D_f, d_f = 0.8, 6, 2
-Σ_flow = moments.population_second_moment(S_flow, D_f)
+Σ_flow = tm.population_second_moment(S_flow, D_f)
 W0_f = 0.01 * np.random.default_rng(0).standard_normal((d_f, D_f))
-runs = {name: flows.integrate_tied(W0_f, Σ_flow, 400.0, flow=name, n_eval=301)
+runs = {name: tm.integrate_tied(W0_f, Σ_flow, 400.0, flow=name, n_eval=301)
         for name in ("exact", "notes")}
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The exact tied gradient flow on $\\mathbb{E}[xx^\\top]$ ($S=0.8$, $D=6$, $d=2$). Top: $W^\\top W$ at four times along the path (features numbered 1 to 6). Bottom left: the norms $\\lVert w_i\\rVert$ (blue) and interferences $\\langle w_i,w_j\\rangle$ (orange) over time. Bottom right: the tied loss above its minimum and $V=\\tfrac14\\lVert I-WW^\\top\\rVert_F^2$.", "name": "fig-ch2-flow-exact"}, "image": {"alt": "Four heatmaps of the Gram matrix growing from zero to a rank-two projection with equal entries in the mean direction, above two line plots: norms rising to a plateau with interferences settling, and two decaying curves on a log scale that fall to rounding level."}}
-flows.plot_trajectory(runs["exact"], Σ_flow)
+tm.plot_trajectory(runs["exact"], Σ_flow)
 plt.show()
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The notes' flow (22) from the same start, drawn as in {numref}`fig-ch2-flow-exact`. The loss stops above its minimum once the rows of $W$ are orthonormal.", "name": "fig-ch2-flow-notes"}, "image": {"alt": "The same layout as the previous figure; the lower right panel shows V falling to rounding level while the tied loss levels off above zero."}}
-flows.plot_trajectory(runs["notes"], Σ_flow)
+tm.plot_trajectory(runs["notes"], Σ_flow)
 plt.show()
 
 # %% [markdown]
@@ -942,12 +933,12 @@ plt.show()
 
 # %%
 ones_dir = np.ones((D_f, 1)) / np.sqrt(D_f)
-λ_f = moments.population_spectrum(S_flow, D_f)[0]
+λ_f = tm.population_spectrum(S_flow, D_f)[0]
 for name, run in runs.items():
     W_end = run.W[-1]
-    θ = linear.principal_angles(W_end.T, ones_dir)[0]
-    excess = flows.tied_loss(W_end, Σ_flow) - λ_f[d_f:].sum()
-    V_path = np.array([flows.hidden_lyapunov(W) for W in run.W])
+    θ = tm.principal_angles(W_end.T, ones_dir)[0]
+    excess = tm.tied_loss(W_end, Σ_flow) - λ_f[d_f:].sum()
+    V_path = np.array([tm.hidden_lyapunov(W) for W in run.W])
     assert np.all(np.diff(V_path) <= 1e-12)
     tiny = lambda z, fmt: "< 1e-6" if z < 1e-6 else format(z, fmt)
     print(f"{name:5s}: ‖WWᵀ − I‖ {tiny(np.linalg.norm(W_end @ W_end.T - np.eye(d_f)), '.1e')}, "
@@ -958,15 +949,15 @@ for name, run in runs.items():
 # $\tfrac1D\mathbf 1\mathbf 1^\top+vv^\top$; (22) ends off the mean direction, above the minimum.
 
 # %%
-L_exact = np.array([flows.tied_loss(W, Σ_flow) for W in runs["exact"].W])
+L_exact = np.array([tm.tied_loss(W, Σ_flow) for W in runs["exact"].W])
 assert np.all(np.diff(L_exact) <= 1e-12)
 M_end = runs["exact"].gram[-1]
 bulk = M_end - ones_dir @ ones_dir.T
 assert np.allclose(bulk @ bulk, bulk, atol=1e-8) and np.isclose(np.trace(bulk), 1)
 assert np.allclose(bulk @ ones_dir, 0, atol=1e-8)
 W_notes = runs["notes"].W[-1]
-assert linear.principal_angles(W_notes.T, ones_dir)[0] > 1e-4
-assert flows.tied_loss(W_notes, Σ_flow) - λ_f[d_f:].sum() > 1e-6
+assert tm.principal_angles(W_notes.T, ones_dir)[0] > 1e-4
+assert tm.tied_loss(W_notes, Σ_flow) - λ_f[d_f:].sum() > 1e-6
 
 # %% [markdown]
 # (sec-ch2-minibatch)=
@@ -989,10 +980,10 @@ assert flows.tied_loss(W_notes, Σ_flow) - λ_f[d_f:].sum() > 1e-6
 # %%
 W0_g = 0.5 * np.random.default_rng(3).standard_normal((d_h, D_h))
 t_end = 40.0
-flow_end = flows.integrate_tied(W0_g, Σ_het, t_end, flow="exact", n_eval=2).W[-1]
+flow_end = tm.integrate_tied(W0_g, Σ_het, t_end, flow="exact", n_eval=2).W[-1]
 gd_err = {}
 for h in [0.1, 0.05, 0.025]:
-    gd = flows.gradient_descent_tied(W0_g, Σ_het, h, int(round(t_end / h)), flow="exact")
+    gd = tm.gradient_descent_tied(W0_g, Σ_het, h, int(round(t_end / h)), flow="exact")
     gd_err[h] = np.linalg.norm(gd.W[-1] - flow_end)
     print(f"step {h}: ‖W_GD − W_flow‖ at t = {t_end:.0f}: {gd_err[h]:.2e}")
 assert 1.8 < gd_err[0.1] / gd_err[0.05] < 2.3 and 1.8 < gd_err[0.05] / gd_err[0.025] < 2.3
@@ -1005,8 +996,6 @@ assert 1.8 < gd_err[0.1] / gd_err[0.05] < 2.3 and 1.8 < gd_err[0.05] / gd_err[0.
 # trainer's default initialisation for 3000 steps.
 
 # %%
-from toymodels.train.engine import TrainConfig, train
-
 P_top = U_het[:, :d_h] @ U_het[:, :d_h].T
 L_min = λ_het[d_h:].sum()
 batch_sizes = np.array([4, 16, 64, 256, 1024])
@@ -1015,20 +1004,20 @@ sgd_like = {}
 for opt, lr in [("sgd", η), ("adam", 3e-3)]:
     excess, dist = [], []
     for B in batch_sizes:
-        cfg = TrainConfig(model="tied", n_features=D_h, n_hidden=d_h, n_instances=n_inst,
+        cfg = tm.TrainConfig(model="tied", n_features=D_h, n_hidden=d_h, n_instances=n_inst,
                           sparsity=np.broadcast_to(S_het, (n_inst, D_h)), batch_size=int(B),
                           steps=n_steps, lr=lr, optimizer=opt, log_every=n_steps, seed=int(B),
                           progress=False)
-        W_fin = train(cfg, prefetch=False).W
-        excess.append(np.mean([flows.tied_loss(W, Σ_het) - L_min for W in W_fin]))
-        dist.append(np.mean(np.linalg.norm(flows.gram(W_fin) - P_top, axis=(1, 2))))
+        W_fin = tm.train_models(cfg, prefetch=False).W
+        excess.append(np.mean([tm.tied_loss(W, Σ_het) - L_min for W in W_fin]))
+        dist.append(np.mean(np.linalg.norm(tm.gram(W_fin) - P_top, axis=(1, 2))))
     sgd_like[opt] = (np.array(excess), np.array(dist))
 
 # %%
 W0_gd = np.sqrt(2 / (d_h + D_h)) * np.random.default_rng(4).standard_normal((d_h, D_h))
-gd_end = flows.gradient_descent_tied(W0_gd, Σ_het, 2 * η, n_steps, flow="exact").W[-1]
-gd_excess = flows.tied_loss(gd_end, Σ_het) - L_min
-gd_dist = np.linalg.norm(flows.gram(gd_end) - P_top)
+gd_end = tm.gradient_descent_tied(W0_gd, Σ_het, 2 * η, n_steps, flow="exact").W[-1]
+gd_excess = tm.tied_loss(gd_end, Σ_het) - L_min
+gd_dist = np.linalg.norm(tm.gram(gd_end) - P_top)
 print("gradient descent on the exact Σ: excess loss "
       f"{'< 1e-12' if gd_excess < 1e-12 else f'{gd_excess:.0e}'}, ‖WᵀW − P‖ "
       f"{'< 1e-6' if gd_dist < 1e-6 else f'= {gd_dist:.0e}'}")
@@ -1041,8 +1030,8 @@ for opt, (excess, dist) in sgd_like.items():
     print(f"{opt:4s}: {np.array2string(excess, precision=1)}")
     print(f"      log-log slope {slope:.1f} (distance to P: {dist_slope:.2f})")
     sgd_like[opt] += (slope, dist_slope)
-    glue(f"{opt}-loss-slope", slope, 2)
-    glue(f"{opt}-dist-slope", sgd_like[opt][3], 2)
+    tm.glue(f"{opt}-loss-slope", slope, 2)
+    tm.glue(f"{opt}-dist-slope", sgd_like[opt][3], 2)
 
 # %% tags=["hide-input"]
 assert gd_excess < 1e-12 and gd_dist < 1e-6
@@ -1079,13 +1068,13 @@ plt.show()
 #
 # ## Playground
 #
-# `flows.playground` integrates a tied flow on $\mathbb{E}[xx^\top]$ of the sparse data and draws
+# `tm.flow_playground` integrates a tied flow on $\mathbb{E}[xx^\top]$ of the sparse data and draws
 # it as in {numref}`fig-ch2-flow-exact`; {numref}`fig-ch2-playground` is one example. Change the sparsity (a number, or one per feature), the sizes, the initial
 # scale or the flow (`"exact"`, `"notes"` or `"oja"`) and rerun; each call takes about a second.
 # In a live notebook with widgets (e.g. Colab) the next cell, hidden in the book, adds sliders.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The playground's example: the notes' flow (22) for $S=0.9$, $D=8$, $d=3$ from a start of scale $0.5$, drawn as in {numref}`fig-ch2-flow-exact`.", "name": "fig-ch2-playground"}, "image": {"alt": "Four Gram-matrix heatmaps of an 8 by 8 matrix, norms and interferences over time, and the tied loss and V on a log scale."}}
-fig, traj = flows.playground(S=0.9, D=8, d=3, init_scale=0.5, t_max=600.0, flow="notes")
+play = tm.flow_playground(S=0.9, D=8, d=3, init_scale=0.5, t_max=600.0, flow="notes")
 plt.show()
 
 # %% tags=["remove-cell"]
@@ -1094,7 +1083,7 @@ if tm.widgets_live():
         from ipywidgets import interact
 
         def _play(S=0.8, D=6, d=2, log10_init=-2.0, flow="exact"):
-            flows.playground(S=S, D=D, d=d, init_scale=10**log10_init, flow=flow)
+            tm.flow_playground(S=S, D=D, d=d, init_scale=10**log10_init, flow=flow)
             plt.show()
 
         interact(_play, S=(0.0, 0.99, 0.01), D=(3, 12), d=(1, 5), log10_init=(-6.0, 0.5, 0.5),
@@ -1180,7 +1169,7 @@ print(f"largest variance at S = {S_best[0]}: a = {a_of_S.subs(S_sym, S_best[0])}
 # %%
 from scipy.optimize import brentq
 
-mass_012 = lambda S_: moments.skeleton_probabilities(S_, 20)[:3].sum() - 0.99
+mass_012 = lambda S_: tm.skeleton_probabilities(S_, 20)[:3].sum() - 0.99
 S_99 = brentq(mass_012, 0.5, 0.9999, xtol=1e-12)
 assert abs(mass_012(S_99)) < 1e-9 and mass_012(S_99 - 1e-3) < 0 < mass_012(S_99 + 1e-3)
 assert 20 * (1 - S_99) < 0.5
@@ -1195,7 +1184,7 @@ print(f"S = {S_99:.4f}: expected number of active features {20 * (1 - S_99):.3f}
 #
 # Show that for $\Sigma=\lambda I$ the notes' flow (22) and Oja's rule {eq}`eq-oja` are the same
 # vector field, so that the exact tied gradient flow is twice (22). Check it at a random $W$
-# with `flows.notes_field`, `flows.oja_field` and `flows.exact_field`.
+# with `tm.notes_field`, `tm.oja_field` and `tm.exact_field`.
 # ```
 #
 # ````{solution-start} ex-ch2-isotropic
@@ -1209,9 +1198,9 @@ print(f"S = {S_99:.4f}: expected number of active features {20 * (1 - S_99):.3f}
 # %%
 W_iso = np.random.default_rng(12).standard_normal((2, 5))
 Σ_iso = 1.7 * np.eye(5)
-v22, v_oja = flows.notes_field(W_iso, Σ_iso), flows.oja_field(W_iso, Σ_iso)
+v22, v_oja = tm.notes_field(W_iso, Σ_iso), tm.oja_field(W_iso, Σ_iso)
 assert np.allclose(v22, v_oja, atol=1e-12)
-assert np.allclose(flows.exact_field(W_iso, Σ_iso), 2 * v22, atol=1e-12)
+assert np.allclose(tm.exact_field(W_iso, Σ_iso), 2 * v22, atol=1e-12)
 print(f"‖(22) − Oja‖ = {np.linalg.norm(v22 - v_oja):.1e} at Σ = 1.7 I")
 
 # %% [markdown]
@@ -1249,8 +1238,8 @@ for ε in (1e-8, 1e-4):
     ends = []
     for seed in range(4):
         w0 = np.random.default_rng(seed).standard_normal((1, 3))
-        w_end = flows.integrate_tied(ε * w0 / np.linalg.norm(w0), Σ_ex2, 600.0, n_eval=2).W[-1]
-        ends.append(flows.subspace_angle(w_end, Σ_ex2))
+        w_end = tm.integrate_tied(ε * w0 / np.linalg.norm(w0), Σ_ex2, 600.0, n_eval=2).W[-1]
+        ends.append(tm.subspace_angle(w_end, Σ_ex2))
     median_angle.append(np.median(ends))
 exponent = np.log(median_angle[1] / median_angle[0]) / np.log(1e4)
 assert abs(exponent - 1 / 3) < 0.02

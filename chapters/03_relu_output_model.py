@@ -40,17 +40,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
 
-from toymodels.relu import basins
-
-from toymodels.tied import flows
-from toymodels.relu import exact_training as et
-from toymodels.relu import geometry as geo
-from toymodels.present import plots
-from toymodels.relu import loss as rl
-from toymodels.relu import thomson as th
-from toymodels.present.book import glue
-from toymodels.train.engine import TrainConfig, train
-
 # %% [markdown]
 # (sec-ch3-model)=
 # ## The model and the integral loss
@@ -83,7 +72,7 @@ D, d = 5, 2
 W_demo = rng.normal(size=(d, D))
 b_demo = 0.3 * rng.normal(size=D)
 ω_demo = 0.9 ** np.arange(D)
-mc = rl.monte_carlo_loss(W_demo, b_demo, ω_demo, 0.7, T=400_000, rng=1)
+mc = tm.monte_carlo_loss(W_demo, b_demo, ω_demo, 0.7, T=400_000, rng=1)
 print(f"Monte Carlo: L = {mc.mean:.3f} ± {mc.se:.3f}  (T = {mc.T})")
 
 # %% [markdown]
@@ -116,12 +105,12 @@ print(f"Monte Carlo: L = {mc.mean:.3f} ± {mc.se:.3f}  (T = {mc.T})")
 # $B$'s are fixed and the $U_i$, $i\in A$, are still iid uniform, independent of $B$.
 # ```
 #
-# `rl.skeleton_decomposition` evaluates $L_0$, $L_1$, $L_2$ exactly (next section). It
+# `tm.skeleton_decomposition` evaluates $L_0$, $L_1$, $L_2$ exactly (next section). It
 # estimates the rest, $\sum_{l\ge3}P_lL_l$, by sampling *conditionally* on $l\ge3$, so no
 # sample is spent on the skeleta already done exactly.
 
 # %%
-dec = rl.skeleton_decomposition(W_demo, b_demo, ω_demo, 0.7, T_tail=100_000, rng=2)
+dec = tm.skeleton_decomposition(W_demo, b_demo, ω_demo, 0.7, T_tail=100_000, rng=2)
 print("P_l:", np.round(dec.P, 4))
 print("exact L_0, L_1, L_2:", np.round(dec.L_exact, 4))
 print(f"tail l >= 3: {dec.tail:.4f} ± {dec.tail_se:.4f}")
@@ -129,8 +118,8 @@ print(f"decomposition: {dec.total:.4f} ± {dec.total_se:.4f}")
 print(f"Monte Carlo:   {mc}")
 assert abs(dec.total - mc.mean) < 5 * np.hypot(mc.se, dec.total_se)
 assert dec.total_se < mc.se / 2
-glue("se-ratio", mc.se / dec.total_se, 2)
-glue("mass-012-pct", 100 * dec.P[:3].sum(), 2)
+tm.glue("se-ratio", mc.se / dec.total_se, 2)
+tm.glue("mass-012-pct", 100 * dec.P[:3].sum(), 2)
 
 # %% [markdown]
 # The two estimates agree within their errors. The decomposition's standard error is
@@ -140,8 +129,8 @@ glue("mass-012-pct", 100 * dec.P[:3].sum(), 2)
 
 # %%
 S_vec = np.array([0.3, 0.6, 0.9, 0.7, 0.8])
-dec_v = rl.skeleton_decomposition(W_demo, b_demo, ω_demo, S_vec, rng=3)
-mc_v = rl.monte_carlo_loss(W_demo, b_demo, ω_demo, S_vec, T=400_000, rng=4)
+dec_v = tm.skeleton_decomposition(W_demo, b_demo, ω_demo, S_vec, rng=3)
+mc_v = tm.monte_carlo_loss(W_demo, b_demo, ω_demo, S_vec, T=400_000, rng=4)
 print("Poisson-binomial P_l:", np.round(dec_v.P, 4))
 print(f"decomposition {dec_v.total:.4f}, Monte Carlo {mc_v}")
 assert abs(dec_v.total - mc_v.mean) < 5 * np.hypot(mc_v.se, dec_v.total_se)
@@ -198,24 +187,22 @@ for name, (f_relu, f_recon) in closed.items():
             cv = r.uniform(0, -av)
         else:
             cv = r.uniform(max(0, -av), 3)
-        assert np.isclose(rl.relu_sq_integral(av, cv), F1(av, cv), rtol=1e-12, atol=1e-14)
-        assert np.isclose(rl.recon_sq_integral(av, cv), F2(av, cv), rtol=1e-12, atol=1e-14)
+        assert np.isclose(tm.relu_sq_integral(av, cv), F1(av, cv), rtol=1e-12, atol=1e-14)
+        assert np.isclose(tm.recon_sq_integral(av, cv), F2(av, cv), rtol=1e-12, atol=1e-14)
 print("sympy and toymodels agree in every regime")
 
 # %% [markdown]
 # On the face of a pair $\{i,j\}$, $x=ue_i+ve_j$, and every term of the loss has the form
-# $\int_0^1\!\int_0^1 g(\alpha u+\beta v+\gamma)\,du\,dv$. `rl.loss_L2` does the inner integral
+# $\int_0^1\!\int_0^1 g(\alpha u+\beta v+\gamma)\,du\,dv$. `tm.loss_L2` does the inner integral
 # in closed form. As a function of $v$ the result is a polynomial of degree at most 3 between
 # the values of $v$ where the kink enters or leaves $[0,1]$. On each such piece, three-point
 # Gauss–Legendre quadrature is exact. We compare all three exact pieces with Monte Carlo,
 # conditioned on the skeleton:
 
 # %%
-from toymodels.tied.data import nonzero_counts, sparse_uniform
-
-x = sparse_uniform(1_000_000, D, 0.7, rng=6)
-count = nonzero_counts(x)
-vals = rl.pointwise_loss(W_demo, b_demo, ω_demo, x)
+x = tm.sparse_uniform(1_000_000, D, 0.7, rng=6)
+count = tm.nonzero_counts(x)
+vals = tm.pointwise_loss(W_demo, b_demo, ω_demo, x)
 for l in range(3):
     sel = vals[count == l]
     se = sel.std() / np.sqrt(len(sel))
@@ -234,13 +221,13 @@ for l in range(3):
 # %%
 S_tab = np.array([0.9, 0.99, 0.999])
 D_tab = np.array([2, 5, 20, 200])
-mass = rl.higher_skeleta_mass(S_tab[:, None], D_tab[None, :])
+mass = tm.higher_skeleta_mass(S_tab[:, None], D_tab[None, :])
 print("mass of l >= 2   " + "".join(f"D={k:<9d}" for k in D_tab))
 for S, row in zip(S_tab, mass, strict=True):
     print(f"S = {S:<6g}        " + "".join(f"{v:<11.3g}" for v in row))
 for S, row in zip(S_tab, mass, strict=True):
     for k, v in zip(D_tab, row, strict=True):
-        assert np.isclose(v, rl.active_count_pmf(S, int(k))[2:].sum(), atol=1e-12)
+        assert np.isclose(v, tm.active_count_pmf(S, int(k))[2:].sum(), atol=1e-12)
 
 # %% [markdown]
 # The absolute mass is the wrong yardstick. As $S\to1$ the loss itself vanishes like
@@ -267,16 +254,16 @@ for S, row in zip(S_tab, mass, strict=True):
 
 # %%
 def share(S, D):
-    return rl.higher_skeleta_mass(S, D) / (1 - S**D)
+    return tm.higher_skeleta_mass(S, D) / (1 - S**D)
 
 
 formula_200 = (200 - 1) * (1 - 0.99) / 2  # the asymptotic form, far outside D(1 − S) ≪ 1
 print(f"D = 200, S = 0.99: (D-1)(1-S)/2 = {formula_200:.1%}")
 print(f"exact share = {share(0.99, 200):.1%}")
 assert share(0.99, 200) < formula_200 - 0.25
-glue("share-099-2", 100 * share(0.99, 2), 2)
-glue("share-099-200", 100 * share(0.99, 200), 2)
-glue("formula-200", 100 * formula_200)
+tm.glue("share-099-2", 100 * share(0.99, 2), 2)
+tm.glue("share-099-200", 100 * share(0.99, 200), 2)
+tm.glue("formula-200", 100 * formula_200)
 
 # %% [markdown]
 # The bound and the asymptotic form of {eq}`eq-tail-ratio`, checked on a grid of densities:
@@ -314,10 +301,10 @@ S_sweep = np.array([0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99])
 seeds = 20  # independent runs per sparsity, trained side by side in one call
 S_inst = np.repeat(S_sweep, seeds)
 ω5 = 0.9 ** np.arange(5)
-cfg5 = TrainConfig.sweep(S_inst, model="relu", n_features=5, n_hidden=2, importance=ω5,
+cfg5 = tm.TrainConfig.sweep(S_inst, model="relu", n_features=5, n_hidden=2, importance=ω5,
                          batch_size=1024, steps=3000, lr=1e-2, schedule="cosine", seed=0)
-res5 = train(cfg5)
-shape5 = np.array([basins.polygon_label(W) for W in res5.W])  # "pentagon", "square", ...
+res5 = tm.train_models(cfg5)
+shape5 = np.array([tm.polygon_label(W) for W in res5.W])  # "pentagon", "square", ...
 print(res5.W.shape, res5.b.shape)
 
 # %%
@@ -325,7 +312,7 @@ rows = []
 for k, S in enumerate(S_inst):
     if S < 0.5:
         continue
-    dk = rl.skeleton_decomposition(res5.W[k], res5.b[k], ω5, S, T_tail=20_000, rng=k)
+    dk = tm.skeleton_decomposition(res5.W[k], res5.b[k], ω5, S, T_tail=20_000, rng=k)
     err = dk.beyond_one_sparse  # Σ_{l≥2} P_l L_l
     sh = share(S, 5)
     lead = dk.P[2] * dk.L_exact[2] / (dk.P[1] * dk.L_exact[1] + dk.P[2] * dk.L_exact[2])
@@ -356,13 +343,13 @@ assert np.allclose(rows[rows[:, 0] >= 0.95, 2], rows[rows[:, 0] >= 0.95, 5], rto
 assert np.isclose(share(0.99, 5), 0.02, atol=1e-3)
 quarter = np.median(rows[(rows[:, 0] == 0.99) & (shape_r == "pentagon"), 2])
 assert abs(quarter - 0.25) < 0.05  # "about a quarter"
-glue("share-099-5-pct", 100 * share(0.99, 5), 2)
-glue("rel-err-099-min", 100 * rows[rows[:, 0] == 0.99, 2].min(), 2)
-glue("rel-err-099-max", 100 * rows[rows[:, 0] == 0.99, 2].max(), 2)
-glue("rel-err-099-median", 100 * quarter, 2)
-glue("pent-ratio-min", rows[pent_hi, 4].min(), 3)
-glue("pent-ratio-max", rows[pent_hi, 4].max(), 3)
-glue("square-ratio", np.median(rows[square_hi, 4]), 2)
+tm.glue("share-099-5-pct", 100 * share(0.99, 5), 2)
+tm.glue("rel-err-099-min", 100 * rows[rows[:, 0] == 0.99, 2].min(), 2)
+tm.glue("rel-err-099-max", 100 * rows[rows[:, 0] == 0.99, 2].max(), 2)
+tm.glue("rel-err-099-median", 100 * quarter, 2)
+tm.glue("pent-ratio-min", rows[pent_hi, 4].min(), 3)
+tm.glue("pent-ratio-max", rows[pent_hi, 4].max(), 3)
+tm.glue("square-ratio", np.median(rows[square_hi, 4]), 2)
 
 # %% [markdown]
 # This answers the notes' question, and the answer is less comfortable than the mass
@@ -385,7 +372,7 @@ glue("square-ratio", np.median(rows[square_hi, 4]), 2)
 # ### Minimisers of the 1-sparse loss against minimisers of the full loss
 #
 # The 1-sparse loss $P_0L_0+P_1L_1$ is exact and smooth enough to minimise directly.
-# `et.minimize_exact` runs Adam on the closed form for a batch of starts, then Newton's method
+# `tm.minimize_exact` runs Adam on the closed form for a batch of starts, then Newton's method
 # with the exact Hessian until the gradient norm is below $10^{-10}$.
 #
 # ```{prf:proposition} The 1-sparse minimiser does not depend on $S$
@@ -405,13 +392,13 @@ glue("square-ratio", np.median(rows[square_hi, 4]), 2)
 # The full-loss minimiser does move with $S$. We compare them:
 
 # %%
-W_start, b_start = et.random_init(3, 2, 5, seed=0)
-rand = et.minimize_exact(W_start, b_start, ω5, 0.99, l_max=1, steps=1500, lr=0.02)
+W_start, b_start = tm.random_init(3, 2, 5, seed=0)
+rand = tm.minimize_exact(W_start, b_start, ω5, 0.99, l_max=1, steps=1500, lr=0.02)
 rand_spread = rand.loss.max() / rand.loss.min() - 1
-print("three random restarts:", [basins.polygon_label(W) for W in rand.W])
+print("three random restarts:", [tm.polygon_label(W) for W in rand.W])
 print(f"their losses differ by {rand_spread:.2%}")
 assert np.all(rand.converged) and np.all(rand.hessian_eigenvalues[:, 1] > 0)
-glue("rand-spread-pct", 100 * rand_spread, 2)
+tm.glue("rand-spread-pct", 100 * rand_spread, 2)
 
 # %% [markdown]
 # The three restarts all end in a regular pentagon, with gradients below $10^{-10}$ and a
@@ -429,7 +416,7 @@ W_ord = np.zeros((len(cyclic), 2, 5))
 for j, order in enumerate(cyclic):
     angle = 2 * np.pi * np.arange(5) / 5
     W_ord[j][:, list(order)] = 1.17 * np.stack([np.cos(angle), np.sin(angle)])
-one_sparse = et.minimize_exact(W_ord, np.full((len(cyclic), 5), -0.28), ω5, 0.99, l_max=1,
+one_sparse = tm.minimize_exact(W_ord, np.full((len(cyclic), 5), -0.28), ω5, 0.99, l_max=1,
                                steps=0)
 
 # %%
@@ -437,16 +424,16 @@ assert np.all(one_sparse.converged) and np.all(one_sparse.hessian_eigenvalues[:,
 spread = one_sparse.loss.max() / one_sparse.loss.min() - 1
 best = int(np.argmin(one_sparse.loss))
 W1s, b1s = one_sparse.W[best], one_sparse.b[best]
-poly1 = geo.polygon(W1s)
+poly1 = tm.polygon(W1s)
 print(f"12 cyclic orders: 12 strict local minima, losses spread {spread:.2%}")
 print(f"the best order: {cyclic[best]}, a {poly1.k}-gon")
-print(f"norms {np.round(geo.feature_norms(W1s), 2)}, b {np.round(b1s, 2)}")
+print(f"norms {np.round(tm.feature_norms(W1s), 2)}, b {np.round(b1s, 2)}")
 assert poly1.k == 5 and poly1.regular and np.all(b1s < 0)
-assert np.allclose(geo.feature_norms(W1s), 1.17, atol=0.02) and np.allclose(b1s, -0.28, atol=0.02)
+assert np.allclose(tm.feature_norms(W1s), 1.17, atol=0.02) and np.allclose(b1s, -0.28, atol=0.02)
 assert rand.loss.min() >= one_sparse.loss.min() * (1 - 1e-12)  # no restart beats the best order
 assert np.isclose(rand.loss[:, None], one_sparse.loss[None], rtol=1e-9).any(1).all()
-glue("one-sparse-norm", geo.feature_norms(W1s).mean(), 3)
-glue("one-sparse-bias", b1s.mean(), 2)
+tm.glue("one-sparse-norm", tm.feature_norms(W1s).mean(), 3)
+tm.glue("one-sparse-bias", b1s.mean(), 2)
 
 # %% [markdown]
 # The full loss of the best trained model and of the 1-sparse minimiser, and the mean $|b|$ of
@@ -457,10 +444,10 @@ print("   S  trained model  1-sparse min.    gap  |b| trained  |b| 1-sparse")
 gaps = {}
 for S in (0.9, 0.95, 0.99):
     ks = np.flatnonzero(S_inst == S)
-    full_tr = [rl.skeleton_decomposition(res5.W[k], res5.b[k], ω5, S, T_tail=20_000,
+    full_tr = [tm.skeleton_decomposition(res5.W[k], res5.b[k], ω5, S, T_tail=20_000,
                                          rng=1).total for k in ks]
     k = ks[int(np.argmin(full_tr))]
-    full_1 = rl.skeleton_decomposition(W1s, b1s, ω5, S, T_tail=20_000, rng=1).total
+    full_1 = tm.skeleton_decomposition(W1s, b1s, ω5, S, T_tail=20_000, rng=1).total
     gaps[S] = full_1 / min(full_tr) - 1
     print(f"{S:5.2f}  {min(full_tr):13.3e}  {full_1:13.3e}  {gaps[S]:5.1%}"
           f"  {np.abs(res5.b[k]).mean():11.2f}  {np.abs(b1s).mean():12.2f}")
@@ -469,8 +456,8 @@ for S in (0.9, 0.95, 0.99):
 assert gaps[0.99] < 0.03 and gaps[0.9] > gaps[0.99] and 0.01 < gaps[0.9] < 0.06
 b_trained = [np.abs(res5.b[(S_inst == S) & (shape5 == "pentagon")]).mean() for S in (0.9, 0.95, 0.99)]
 assert np.all(np.diff(b_trained) > 0) and abs(b_trained[-1] - np.abs(b1s).mean()) < 0.03
-glue("gap-09-pct", 100 * gaps[0.9], 2)
-glue("gap-099-pct", 100 * gaps[0.99], 2)
+tm.glue("gap-09-pct", 100 * gaps[0.9], 2)
+tm.glue("gap-099-pct", 100 * gaps[0.99], 2)
 
 # %% [markdown]
 # For these 5 features the 1-sparse minimiser is the same regular pentagon as the trained
@@ -497,16 +484,16 @@ glue("gap-099-pct", 100 * gaps[0.99], 2)
 # all 20.
 
 # %%
-modal = {S: basins.basin_probabilities(shape5[S_inst == S]) for S in S_sweep}
+modal = {S: tm.basin_probabilities(shape5[S_inst == S]) for S in S_sweep}
 show = [int(np.flatnonzero((S_inst == S) & (shape5 == next(iter(modal[S]))))[0]) for S in S_sweep]
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The columns $w_i$ of $W$ learned by the 5\u21922 model with importances $\\omega_i=0.9^i$, one panel per sparsity $S$ (the most common configuration of 20 runs), coloured by feature. Dotted: the unit circle. Dense data keeps two orthogonal features; as $S$ grows the model packs four features as two antipodal pairs, then all five as a pentagon.", "name": "fig-ch3-polygons"}, "image": {"alt": "Nine panels of arrows from the origin, three to a row. The first ones show two perpendicular arrows, the middle ones four arrows in two opposite pairs, the last ones five arrows forming a regular pentagon."}}
-plots.feature_polygons(res5.W[show], [f"$S={S:g}$" for S in S_sweep], ncols=3, size=1.6)
+tm.feature_polygons(res5.W[show], [f"$S={S:g}$" for S in S_sweep], ncols=3, size=1.6)
 plt.show()
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Three of the models of {numref}`fig-ch3-polygons`: dense ($S=0$), two antipodal pairs ($S=0.8$) and the pentagon ($S=0.99$). Top: $W^\\top W$, with the bias $b$ as a last column after a gap (red positive, blue negative). Bottom: the norms $\\lVert w_i\\rVert$, coloured by the interference $\\sum_{j\\ne i}(\\hat w_i\\cdot w_j)^2$: dark means the feature has a dimension to itself, bright that it shares it.", "name": "fig-ch3-superposition"}, "image": {"alt": "Three columns. Each has a 5 by 5 heatmap with an extra bias column above a bar chart of five feature norms: at S = 0 two large diagonal entries and two tall dark bars; at S = 0.8 four features with negative off-diagonal pairs; at S = 0.99 five equal bars, all bright."}}
 three = [show[list(S_sweep).index(S)] for S in (0.0, 0.8, 0.99)]
-plots.superposition_panel(res5.W[three], res5.b[three], ["$S=0$", "$S=0.8$", "$S=0.99$"],
+tm.superposition_panel(res5.W[three], res5.b[three], ["$S=0$", "$S=0.8$", "$S=0.99$"],
                           size=1.6)
 plt.show()
 
@@ -525,27 +512,27 @@ for S in S_sweep:
 # The checks behind the description above and the paragraph below:
 
 # %% tags=["hide-input"]
-norms5 = geo.feature_norms(res5.W)
+norms5 = tm.feature_norms(res5.W)
 count = {(S, name): np.sum((S_inst == S) & (shape5 == name)) for S in S_sweep
          for name in ("orthogonal pair", "square", "pentagon")}
 for k, S in enumerate(S_inst):
     if S == 0 and shape5[k] == "orthogonal pair":  # PCA-like: features 0 and 1, bias ≈ mean
-        assert set(geo.polygon(res5.W[k]).order) == {0, 1}
+        assert set(tm.polygon(res5.W[k]).order) == {0, 1}
         dropped = norms5[k] < 0.1  # most runs have dropped features 2-4; some are still dropping
         assert np.allclose(res5.b[k, dropped], 0.5, atol=0.08)
     if shape5[k] == "square":  # two antipodal pairs, D_i ≈ 1/2 (a fifth feature not yet
         # dropped, norm 0.2-0.4, and unequal norms move D_i by up to 0.08)
-        assert np.allclose(geo.feature_dimensionality(res5.W[k])[norms5[k] > 0.5], 0.5, atol=0.1)
+        assert np.allclose(tm.feature_dimensionality(res5.W[k])[norms5[k] > 0.5], 0.5, atol=0.1)
     if shape5[k] == "pentagon" and S >= 0.9:  # negative bias, D_i = 2/5
         assert np.all(norms5[k] > 0.8) and np.all(res5.b[k] < 0)
-        assert np.allclose(geo.feature_dimensionality(res5.W[k]), 0.4, atol=0.03)
+        assert np.allclose(tm.feature_dimensionality(res5.W[k]), 0.4, atol=0.03)
 
 # %% tags=["hide-input"]
 assert count[0.0, "orthogonal pair"] >= 14  # PCA-like in most runs (19 of 20 here)
 assert count[0.7, "square"] >= 8 and count[0.8, "square"] >= 8  # the commonest at 0.7, 0.8
 assert count[0.95, "pentagon"] >= 12 and min(count[S, "pentagon"] for S in (0.97, 0.99)) >= 17
 assert count[0.9, "square"] + count[0.95, "square"] >= 1  # the square survives to S ≥ 0.9
-print("pentagon gaps at S = 0.99 (degrees):", np.round(geo.polygon(res5.W[show[-1]]).gaps_deg, 0))
+print("pentagon gaps at S = 0.99 (degrees):", np.round(tm.polygon(res5.W[show[-1]]).gaps_deg, 0))
 
 # %% [markdown]
 # So the progression of the Toy Models figure is a statement about probabilities. At
@@ -559,8 +546,8 @@ print("pentagon gaps at S = 0.99 (degrees):", np.round(geo.polygon(res5.W[show[-
 # %%
 S_sq = 0.9 if count[0.9, "square"] else 0.95  # a sparsity where both configurations occur
 pair = [int(np.flatnonzero((S_inst == S_sq) & (shape5 == name))[0]) for name in ("square", "pentagon")]
-polished = et.minimize_exact(res5.W[pair], res5.b[pair], ω5, S_sq, l_max=2, steps=0)
-labels_pol = [basins.polygon_label(W) for W in polished.W]
+polished = tm.minimize_exact(res5.W[pair], res5.b[pair], ω5, S_sq, l_max=2, steps=0)
+labels_pol = [tm.polygon_label(W) for W in polished.W]
 ratio_sq = polished.loss[labels_pol.index("square")] / polished.loss[labels_pol.index("pentagon")]
 print(f"S = {S_sq}, polished: {labels_pol}")
 print(f"exact loss on l <= 2: {np.round(polished.loss, 5)}; square / pentagon = {ratio_sq:.2f}")
@@ -612,8 +599,8 @@ sol = sp.solve(sp.Eq(L_antipodal, L_feature1), p)
 print("boundary (r <= 1):", [sp.simplify(s_) for s_ in sol])
 assert any(sp.simplify(s_ - 4 * r / (2 + 5 * r)) == 0 for s_ in sol)
 for rv, pv in [(0.3, 0.2), (1.0, 0.5), (4.0, 0.05)]:
-    ex_f1 = rl.restricted_loss([[1.0, 0.0]], [0.0, pv / 2], [1.0, rv], 1 - pv, l_max=2)
-    ex_ap = rl.restricted_loss([[1.0, -1.0]], [0.0, 0.0], [1.0, rv], 1 - pv, l_max=2)
+    ex_f1 = tm.restricted_loss([[1.0, 0.0]], [0.0, pv / 2], [1.0, rv], 1 - pv, l_max=2)
+    ex_ap = tm.restricted_loss([[1.0, -1.0]], [0.0, 0.0], [1.0, rv], 1 - pv, l_max=2)
     assert np.isclose(ex_f1, float(L_feature1.subs({r: rv, p: pv})), rtol=1e-12)
     assert np.isclose(ex_ap, float(L_antipodal.subs({r: rv, p: pv})), rtol=1e-12)
 
@@ -629,21 +616,21 @@ R, Pd = np.meshgrid(r_grid, p_grid2)  # rows: density, columns: relative importa
 r_inst, p_inst = np.tile(R.ravel(), 2), np.tile(Pd.ravel(), 2)
 ω21 = np.c_[np.ones_like(r_inst), r_inst]
 S21 = (1 - p_inst)[:, None]
-cfg21 = TrainConfig(model="relu", n_features=2, n_hidden=1, n_instances=len(r_inst),
+cfg21 = tm.TrainConfig(model="relu", n_features=2, n_hidden=1, n_instances=len(r_inst),
                     sparsity=S21, importance=ω21, batch_size=1024, steps=4000, lr=2e-2,
                     schedule="cosine", seed=0)
-res21 = train(cfg21)
-L_exact21 = rl.restricted_loss(res21.W, res21.b, ω21, S21, l_max=2).reshape(2, -1)
+res21 = tm.train_models(cfg21)
+L_exact21 = tm.restricted_loss(res21.W, res21.b, ω21, S21, l_max=2).reshape(2, -1)
 keep = np.argmin(L_exact21, axis=0)
 W21 = res21.W[:, 0, :].reshape(2, -1, 2)[keep, np.arange(R.size)]
 L21 = L_exact21.min(0)
 print(f"trained {len(r_inst)} instances of 2 -> 1")
 
 # %%
-cand = rl.two_in_one_candidates(R, 1 - Pd, optimise=False)
+cand = tm.two_in_one_candidates(R, 1 - Pd, optimise=False)
 L_cand = np.stack([cand["feature 1"], cand["feature 2"], cand["antipodal"]])
 predicted = np.argmin(L_cand, axis=0).ravel()
-learned = geo.two_in_one_phase(W21)
+learned = tm.two_in_one_phase(W21)
 agree = np.mean(predicted == learned)
 ratio_to_best = L21 / L_cand.min(0).ravel()
 found = np.isclose(L21[:, None], L_cand.reshape(3, -1).T, rtol=0.05).any(1)
@@ -657,10 +644,10 @@ print(f"cells where training disagrees: {np.sum(predicted != learned)}, "
 # %%
 assert agree > 0.75 and ratio_to_best.min() > 1 / 1.12 and found.mean() > 0.8
 assert other_basin > 0.5
-glue("phase-agree-pct", 100 * agree, 2)
-glue("candidate-excess-pct", 100 * (1 / ratio_to_best.min() - 1), 2)
-single = geo.two_in_one_phase(res21.W[:, 0, :]) == np.tile(predicted, 2)  # every run alone
-lo, hi = basins.wilson_interval(int(single.sum()), single.size)
+tm.glue("phase-agree-pct", 100 * agree, 2)
+tm.glue("candidate-excess-pct", 100 * (1 / ratio_to_best.min() - 1), 2)
+single = tm.two_in_one_phase(res21.W[:, 0, :]) == np.tile(predicted, 2)  # every run alone
+lo, hi = tm.wilson_interval(int(single.sum()), single.size)
 print(f"one run alone lands in the closed-form phase: {single.mean():.2f} "
       f"[{lo:.2f}, {hi:.2f}]")
 print(f"(95% Wilson interval, {single.size} runs)")
@@ -682,7 +669,7 @@ for ax, M, title in [(axes[0], predicted, "closed-form candidates"), (axes[1], l
     ax.grid(False)
 axes[1].set_xlabel(r"$\log_{10} r$")
 handles = [plt.matplotlib.patches.Patch(color=cmap(i), label=lab) for i, lab in
-           enumerate(geo.TWO_IN_ONE_PHASES)]
+           enumerate(tm.TWO_IN_ONE_PHASES)]
 fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
 plt.show()
 
@@ -734,19 +721,19 @@ plt.show()
 # pentagon $2/5$, and a *tight* square antiprism $3/8$ (the one whose two squares sit at
 # heights $\pm1/\sqrt3$). The antiprism that solves the Thomson problem for $N=8$ has other
 # proportions and is not a tight frame; its $D_i\approx0.3744$ are close to $3/8$ but not equal
-# (checked in the Thomson section). `geo.feature_groups` finds the groups in a
+# (checked in the Thomson section). `tm.feature_groups` finds the groups in a
 # trained model: features are linked when $|\hat w_i\cdot\hat w_j|>0.3$. We train 200
 # features into 20 dimensions at 8 sparsities, in one batched run.
 
 # %%
 inv_density = np.array([1.5, 2.2, 2.8, 3.5, 4.5, 5.5, 12.0, 40.0])
 S_big = 1 - 1 / inv_density
-cfg_big = TrainConfig.sweep(S_big, model="relu", n_features=200, n_hidden=20, importance=1.0,
+cfg_big = tm.TrainConfig.sweep(S_big, model="relu", n_features=200, n_hidden=20, importance=1.0,
                             batch_size=256, steps=3000, lr=5e-3, schedule="cosine", seed=0)
-res_big = train(cfg_big)
-dpf = geo.dimensions_per_feature(res_big.W)
-Dim = geo.feature_dimensionality(res_big.W)
-norm_big = geo.feature_norms(res_big.W)
+res_big = tm.train_models(cfg_big)
+dpf = tm.dimensions_per_feature(res_big.W)
+Dim = tm.feature_dimensionality(res_big.W)
+norm_big = tm.feature_norms(res_big.W)
 
 # %%
 import textwrap
@@ -755,7 +742,7 @@ from collections import Counter
 print("1/(1-S)  d/|W|^2  represented  commonest groups (size/rank: count)")
 group_table = []
 for k, x_ in enumerate(inv_density):
-    groups = geo.feature_groups(res_big.W[k], overlap=0.3)
+    groups = tm.feature_groups(res_big.W[k], overlap=0.3)
     cnt = Counter(f"{g.size}/{g.rank}" for g in groups)
     group_table.append(cnt)
     top = sorted(cnt.items(), key=lambda t: (-t[1], t[0]))[:3]
@@ -771,7 +758,7 @@ for k, x_ in enumerate(inv_density):
 ax.plot(inv_density, dpf, "k-o", ms=4, label=r"$d/\|W\|_F^2$")
 for f in [1, 3 / 4, 2 / 3, 1 / 2, 2 / 5, 1 / 3]:  # 3/8 would sit on top of 2/5 and 1/3
     ax.axhline(f, color="0.7", lw=0.6, ls=":")
-    ax.text(46, f, f"{geo.nearest_fraction(f)[0]}", va="center")
+    ax.text(46, f, f"{tm.nearest_fraction(f)[0]}", va="center")
 ax.set_xscale("log")
 ax.set_xticks([1.5, 2, 3, 5, 10, 20, 40], ["1.5", "2", "3", "5", "10", "20", "40"])
 ax.minorticks_off()
@@ -796,8 +783,8 @@ for k in plateau:  # the antipodal plateau: all represented features but at most
     assert abs(rep.sum() - 40) <= 4  # about 40 features in 20 dimensions
     assert group_table[k]["2/1"] >= (rep.sum() - 1) // 2
     n_rep.append(rep.sum())
-glue("plateau-min-rep", int(min(n_rep)))
-glue("plateau-max-rep", int(max(n_rep)))
+tm.glue("plateau-min-rep", int(min(n_rep)))
+tm.glue("plateau-max-rep", int(max(n_rep)))
 
 # %%
 assert dpf[0] > 0.8 and dpf[-1] < 0.15 and np.all(np.diff(dpf) < 0.02)
@@ -806,10 +793,10 @@ seen = sorted(found_fractions, key=lambda s_: tuple(map(int, s_.split("/"))))
 print("group types seen (size/rank):")
 print(textwrap.fill(", ".join(seen), 70))
 assert {"2/1", "5/2"} <= found_fractions
-last = geo.feature_groups(res_big.W[-1], overlap=0.3)
+last = tm.feature_groups(res_big.W[-1], overlap=0.3)
 assert len(last) == 1 and last[0].rank == 20
-glue("dpf-dense", dpf[0], 2)
-glue("dpf-sparse", dpf[-1], 2)
+tm.glue("dpf-dense", dpf[0], 2)
+tm.glue("dpf-sparse", dpf[-1], 2)
 
 # %% [markdown]
 # The average $d/\lVert W\rVert_F^2$ falls from {glue:text}`dpf-dense:.2f` (dense data: little
@@ -833,15 +820,15 @@ glue("dpf-sparse", dpf[-1], 2)
 #
 # $$E(x_1,\dots,x_N)=\sum_{i<j}\frac1{\lVert x_i-x_j\rVert}.$$ (eq-thomson)
 #
-# `th.solve_thomson` runs L-BFGS on $y\mapsto E(y/\lVert y\rVert)$ from 5 seeded random
+# `tm.solve_thomson` runs L-BFGS on $y\mapsto E(y/\lVert y\rVert)$ from 5 seeded random
 # starts. We check it against the minimal energies published by {cite:t}`wales2006thomson`
 # for $N=2,\dots,12$ on $S^2$ (also tabulated on Wikipedia's "Thomson problem" page):
 
 # %%
 thomson = {}
 print(" N  solver         published      restarts at the minimum")
-for N, E_pub in th.PUBLISHED_ENERGIES.items():
-    thomson[N] = th.solve_thomson(N, 3, restarts=5, seed=0)
+for N, E_pub in tm.PUBLISHED_ENERGIES.items():
+    thomson[N] = tm.solve_thomson(N, 3, restarts=5, seed=0)
     print(f"{N:2d}  {thomson[N].energy:13.9f}  {E_pub:13.9f}  {thomson[N].hits}/5")
     assert abs(thomson[N].energy - E_pub) < 5e-9
 
@@ -862,11 +849,11 @@ S_th = np.ones((len(NN), 12))
 ω_th = np.zeros((len(NN), 12))
 for k, N in enumerate(NN):
     S_th[k, :N], ω_th[k, :N] = 0.99, 1.0
-cfg_th = TrainConfig(model="relu", n_features=12, n_hidden=3, n_instances=len(NN),
+cfg_th = tm.TrainConfig(model="relu", n_features=12, n_hidden=3, n_instances=len(NN),
                      sparsity=S_th, importance=ω_th, batch_size=1024, steps=4000, lr=1e-2,
                      schedule="cosine", seed=0)
-res_th = train(cfg_th)
-L_th = rl.restricted_loss(res_th.W, res_th.b, ω_th, S_th, l_max=2)
+res_th = tm.train_models(cfg_th)
+L_th = tm.restricted_loss(res_th.W, res_th.b, ω_th, S_th, l_max=2)
 
 # %%
 table = {}
@@ -874,14 +861,14 @@ for N in Ns:
     ks = np.flatnonzero(NN == N)
     k = ks[np.argmin(L_th[ks])]
     W = res_th.W[k][:, :N]
-    n_ = geo.feature_norms(W)
+    n_ = tm.feature_norms(W)
     X = (W[:, n_ > 0.5] / n_[n_ > 0.5]).T
     T = thomson[len(X)].X
     row = dict(kept=len(X), nmin=n_.min(), nmax=n_.max(), b=res_th.b[k][:N].mean(),
-               E=th.coulomb_energy(X), E_T=thomson[len(X)].energy,
-               dist=geo.aligned_distance(X, T), ang=geo.pairwise_angles(X).min(),
-               ang_T=geo.pairwise_angles(T).min(), tf=float(geo.tight_frame_defect(X.T)),
-               tf_T=float(geo.tight_frame_defect(T.T)))
+               E=tm.coulomb_energy(X), E_T=thomson[len(X)].energy,
+               dist=tm.aligned_distance(X, T), ang=tm.pairwise_angles(X).min(),
+               ang_T=tm.pairwise_angles(T).min(), tf=float(tm.tight_frame_defect(X.T)),
+               tf_T=float(tm.tight_frame_defect(T.T)))
     table[N] = row
 
 # %% [markdown]
@@ -907,7 +894,7 @@ for N, row in table.items():
 # %% [markdown]
 # `dist` is the root-mean-square distance between the learned unit vectors and the Thomson
 # configuration, after the best rotation, reflection and relabelling
-# (`geo.aligned_distance`). "TF defect" is $\lVert WW^\top-cI\rVert_F/c$, which is zero
+# (`tm.aligned_distance`). "TF defect" is $\lVert WW^\top-cI\rVert_F/c$, which is zero
 # exactly for a tight frame.
 
 # %% tags=["hide-input"]
@@ -927,11 +914,11 @@ for N in (8, 9):  # energies within 0.2%; at N = 9 the type depends on the run (
 for N in range(7, 13):  # norms above 1 and a negative bias beyond 2m features
     assert table[N]["nmin"] > 1.05 and table[N]["b"] < -0.1
 assert 1.25 < table[12]["nmax"] < 1.4
-glue("thomson-match-dist", np.ceil(100 * max(table[6]["dist"], table[12]["dist"])) / 100)
-glue("thomson-8-energy-pct", 100 * (table[8]["E"] / table[8]["E_T"] - 1), 2)
-glue("thomson-9-energy-pct", 100 * (table[9]["E"] / table[9]["E_T"] - 1), 2)
-glue("thomson-nmax-12", table[12]["nmax"], 3)
-glue("tf-defect-45", min(table[4]["tf"], table[5]["tf"]), 2)
+tm.glue("thomson-match-dist", np.ceil(100 * max(table[6]["dist"], table[12]["dist"])) / 100)
+tm.glue("thomson-8-energy-pct", 100 * (table[8]["E"] / table[8]["E_T"] - 1), 2)
+tm.glue("thomson-9-energy-pct", 100 * (table[9]["E"] / table[9]["E_T"] - 1), 2)
+tm.glue("thomson-nmax-12", table[12]["nmax"], 3)
+tm.glue("tf-defect-45", min(table[4]["tf"], table[5]["tf"]), 2)
 
 # %% [markdown]
 # (sec-ch3-analogy)=
@@ -975,17 +962,17 @@ two_digons = np.array([[1, -1, 0, 0, 0], [0, 0, 1, -1, 0], [0, 0, 0, 0, 1]], flo
 for name, W in [("tetrahedron (Thomson)", tet), ("digon + 2 orthogonal", digon_plus),
                 ("bipyramid (Thomson)", bipyramid), ("2 digons + 1 orthogonal", two_digons)]:
     Nf = W.shape[1]
-    L1v = rl.loss_L1(W, np.zeros(Nf), 1.0, 0.99)
-    L2v = rl.loss_L2(W, np.zeros(Nf), 1.0, 0.99)
-    print(f"{name:24s} L_1 = {abs(L1v):.4f}  L_2 = {L2v:.4f}  E = {th.coulomb_energy(W.T):.3f}")
+    L1v = tm.loss_L1(W, np.zeros(Nf), 1.0, 0.99)
+    L2v = tm.loss_L2(W, np.zeros(Nf), 1.0, 0.99)
+    print(f"{name:24s} L_1 = {abs(L1v):.4f}  L_2 = {L2v:.4f}  E = {tm.coulomb_energy(W.T):.3f}")
 
 # %%
-assert rl.loss_L1(tet, np.zeros(4), 1, 0.99) < 1e-15
-assert rl.loss_L1(digon_plus, np.zeros(4), 1, 0.99) < 1e-15
-assert np.isclose(rl.loss_L2(digon_plus, np.zeros(4), 1, 0.99), 1 / 18)
-assert np.isclose(rl.loss_L2(tet, np.zeros(4), 1, 0.99), 5 / 81)
-assert np.isclose(rl.loss_L2(two_digons, np.zeros(5), 1, 0.99), 1 / 15)
-assert np.isclose(rl.loss_L2(bipyramid, np.zeros(5), 1, 0.99), 17 / 240)
+assert tm.loss_L1(tet, np.zeros(4), 1, 0.99) < 1e-15
+assert tm.loss_L1(digon_plus, np.zeros(4), 1, 0.99) < 1e-15
+assert np.isclose(tm.loss_L2(digon_plus, np.zeros(4), 1, 0.99), 1 / 18)
+assert np.isclose(tm.loss_L2(tet, np.zeros(4), 1, 0.99), 5 / 81)
+assert np.isclose(tm.loss_L2(two_digons, np.zeros(5), 1, 0.99), 1 / 15)
+assert np.isclose(tm.loss_L2(bipyramid, np.zeros(5), 1, 0.99), 17 / 240)
 
 # %% [markdown]
 #    On the face of a pair at angle $\theta$ with $\cos\theta=-\kappa\le0$, the pair costs
@@ -1021,12 +1008,12 @@ assert np.isclose(rl.loss_L2(bipyramid, np.zeros(5), 1, 0.99), 17 / 240)
 assert table[6]["tf"] < 0.02 and table[12]["tf"] < 0.02
 assert all(table[N]["tf_T"] < 1e-6 for N in (4, 6, 12))  # Thomson: tight frames
 unit = thomson[4].X.T  # unit norms: the interference term of (28′) is FP/2 − N/2
-assert np.isclose(flows.energy_notes(unit), geo.frame_potential(unit) / 2 - 4 / 2)
+assert np.isclose(tm.energy_notes(unit), tm.frame_potential(unit) / 2 - 4 / 2)
 assert min(table[4]["tf"], table[5]["tf"]) > 0.4
 assert np.allclose(digon_plus @ digon_plus.T, np.diag([2.0, 1.0, 1.0]))  # not ∝ I
-assert geo.is_equal_norm_tight_frame(thomson[4].X.T, tol=1e-6)
-assert np.isclose(geo.frame_potential(thomson[4].X.T), 4**2 / 3)  # the minimum N²/d
-assert np.isclose(geo.frame_potential(np.eye(3)[:, :2]), 2)  # N < d: orthonormal, FP = N
+assert tm.is_equal_norm_tight_frame(thomson[4].X.T, tol=1e-6)
+assert np.isclose(tm.frame_potential(thomson[4].X.T), 4**2 / 3)  # the minimum N²/d
+assert np.isclose(tm.frame_potential(np.eye(3)[:, :2]), 2)  # N < d: orthonormal, FP = N
 
 # %% [markdown]
 # The square antiprism: the tight one has $D_i=3/8$ exactly, Thomson's $N=8$ antiprism only
@@ -1037,13 +1024,13 @@ assert np.isclose(geo.frame_potential(np.eye(3)[:, :2]), 2)  # N < d: orthonorma
 θ8 = np.pi * np.arange(8) / 4
 tight_anti = np.stack([np.sqrt(2 / 3) * np.cos(θ8), np.sqrt(2 / 3) * np.sin(θ8),
                        (-1.0) ** np.arange(8) / np.sqrt(3)])
-D_thomson8 = geo.feature_dimensionality(thomson[8].X.T)
-print(f"tight square antiprism: D_i = {geo.feature_dimensionality(tight_anti).mean():.4f}")
+D_thomson8 = tm.feature_dimensionality(thomson[8].X.T)
+print(f"tight square antiprism: D_i = {tm.feature_dimensionality(tight_anti).mean():.4f}")
 print(f"Thomson N = 8: D_i in [{D_thomson8.min():.4f}, {D_thomson8.max():.4f}]")
-assert geo.is_equal_norm_tight_frame(tight_anti)
-assert np.allclose(geo.feature_dimensionality(tight_anti), 3 / 8)
-assert not geo.is_equal_norm_tight_frame(thomson[8].X.T)
-assert geo.tight_frame_defect(thomson[8].X.T) > 0.05
+assert tm.is_equal_norm_tight_frame(tight_anti)
+assert np.allclose(tm.feature_dimensionality(tight_anti), 3 / 8)
+assert not tm.is_equal_norm_tight_frame(thomson[8].X.T)
+assert tm.tight_frame_defect(thomson[8].X.T) > 0.05
 assert 1e-4 < np.abs(D_thomson8 - 3 / 8).min() and np.abs(D_thomson8 - 3 / 8).max() < 0.005
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The unit directions $\\hat w_i$ learned for $N=4$, $6$, $8$ and $12$ features in three dimensions (red, with spokes from the origin), and the Thomson configuration (grey) rotated onto them by the best orthogonal alignment.", "name": "fig-ch3-thomson"}, "image": {"alt": "Four 3D point clouds on the unit sphere. For N = 4 the red points form two antipodal pairs in a square cross-section, away from the grey tetrahedron; for N = 6, 8 and 12 the red points sit on or near the grey points."}}
@@ -1052,9 +1039,9 @@ for j, N in enumerate([4, 6, 8, 12]):
     ks = np.flatnonzero(NN == N)
     k = ks[np.argmin(L_th[ks])]
     W = res_th.W[k][:, :N]
-    X = (W / geo.feature_norms(W)).T
+    X = (W / tm.feature_norms(W)).T
     ax = fig.add_subplot(2, 2, j + 1, projection="3d")
-    _, Q, _ = geo.aligned_distance(X, thomson[N].X, return_alignment=True)
+    _, Q, _ = tm.aligned_distance(X, thomson[N].X, return_alignment=True)
     T = thomson[N].X @ Q.T  # the Thomson configuration rotated onto the learned one
     ax.scatter(*T.T, color="0.6", s=25, label="Thomson")
     ax.scatter(*X.T, color="C3", s=12, label=r"learned $\hat w_i$")
@@ -1079,13 +1066,13 @@ plt.show()
 # %% [markdown]
 # ## Playground
 #
-# `plots.playground(n_features, n_hidden, sparsity, importance_decay)` trains a few instances
+# `tm.relu_playground(D, d, S, importance_decay)` trains a few instances
 # in seconds. It draws polygons for $d=2$, and $W^\top W$ with norm bars otherwise. Try 6
 # features at $S=0.9$ (a hexagon, or a pentagon plus a dropped feature?), or equal importance
 # (`importance_decay=1`). {numref}`fig-ch3-playground` is what the call below draws.
 
 # %% mystnb={"figure": {"caption": "The playground: four instances of 6 features in 2 dimensions at $S=0.95$ with importances $0.95^i$, trained for a few seconds.", "name": "fig-ch3-playground"}, "image": {"alt": "Four panels of arrows from the origin showing how six features are arranged in the plane by four independently trained models."}}
-run = plots.playground(n_features=6, n_hidden=2, sparsity=0.95, importance_decay=0.95)
+run = tm.relu_playground(D=6, d=2, S=0.95, importance_decay=0.95).data
 plt.show()
 
 # %% tags=["remove-cell"]
@@ -1093,11 +1080,11 @@ if tm.widgets_live():
     try:
         import ipywidgets as widgets
 
-        def _play(n_features=5, n_hidden=2, sparsity=0.9, importance_decay=0.9):
-            plots.playground(n_features, n_hidden, sparsity, importance_decay)
+        def _play(D=5, d=2, S=0.9, importance_decay=0.9):
+            tm.relu_playground(D, d, S, importance_decay)
             plt.show()
 
-        widgets.interact(_play, n_features=(2, 12), n_hidden=(1, 4), sparsity=(0.0, 0.995, 0.005),
+        widgets.interact(_play, D=(2, 12), d=(1, 4), S=(0.0, 0.995, 0.005),
                          importance_decay=(0.5, 1.0, 0.05))
     except ImportError:
         pass
@@ -1152,7 +1139,7 @@ if tm.widgets_live():
 #
 # For two features of equal importance ($r=1$) in one dimension, at which density $p=1-S$ do
 # the antipodal solution and "feature 1 only" have the same loss? Check your answer with
-# `rl.restricted_loss`, which knows nothing of the candidates.
+# `tm.restricted_loss`, which knows nothing of the candidates.
 # ```
 #
 # ````{solution-start} ex-ch3-boundary
@@ -1165,8 +1152,8 @@ if tm.widgets_live():
 # %%
 p_cross = 4 / 7
 for p_ in (p_cross - 0.05, p_cross, p_cross + 0.05):
-    L_f1 = rl.restricted_loss([[1.0, 0.0]], [0.0, p_ / 2], [1.0, 1.0], 1 - p_, l_max=2)
-    L_ap = rl.restricted_loss([[1.0, -1.0]], [0.0, 0.0], [1.0, 1.0], 1 - p_, l_max=2)
+    L_f1 = tm.restricted_loss([[1.0, 0.0]], [0.0, p_ / 2], [1.0, 1.0], 1 - p_, l_max=2)
+    L_ap = tm.restricted_loss([[1.0, -1.0]], [0.0, 0.0], [1.0, 1.0], 1 - p_, l_max=2)
     print(f"p = {p_:.3f}: antipodal {L_ap:.5f}, feature 1 only {L_f1:.5f}")
     if p_ == p_cross:
         assert np.isclose(L_ap, L_f1, rtol=1e-12)
@@ -1182,7 +1169,7 @@ for p_ in (p_cross - 0.05, p_cross, p_cross + 0.05):
 #
 # Use {prf:ref}`prop-tegum` to predict $D_i$ for every feature of a $W$ made of a triangle in
 # the plane $\operatorname{span}\{e_1,e_2\}$, an antipodal pair along $e_3$ and a single
-# feature along $e_4$ ($d=4$, six features). Check with `geo.feature_dimensionality`.
+# feature along $e_4$ ($d=4$, six features). Check with `tm.feature_dimensionality`.
 # ```
 #
 # ````{solution-start} ex-ch3-tegum
@@ -1199,10 +1186,10 @@ t = 2 * np.pi * np.arange(3) / 3
 W_tegum = np.zeros((4, 6))
 W_tegum[:2, :3] = np.stack([np.cos(t), np.sin(t)])
 W_tegum[2, 3], W_tegum[2, 4], W_tegum[3, 5] = 1.0, -1.0, 1.0
-D_i = geo.feature_dimensionality(W_tegum)
+D_i = tm.feature_dimensionality(W_tegum)
 assert np.allclose(D_i, [2 / 3] * 3 + [1 / 2] * 2 + [1.0])
-assert np.isclose(geo.dimensions_per_feature(W_tegum), D_i.mean())
-print("D_i:", [str(f) for f in geo.nearest_fraction(D_i)])
+assert np.isclose(tm.dimensions_per_feature(W_tegum), D_i.mean())
+print("D_i:", [str(f) for f in tm.nearest_fraction(D_i)])
 
 # %% [markdown]
 # ````{solution-end}
@@ -1242,7 +1229,7 @@ print(f"1 - S = {p_5:.3e} (asymptotic formula: {p_asym:.3e})")
 # cost $c(\kappa)=2\int_0^1\!\int_0^1\big(u-\operatorname{ReLU}(u-\kappa v)\big)^2\,du\,dv$ on the
 # face of the pair. Compute $c(\kappa)$ in closed form and recover the values quoted in
 # [the Thomson section](sec-ch3-analogy). Then use it to compute $L_2$ of the tetrahedron
-# and check against `rl.loss_L2`. *Research direction:* for $N$ unit vectors in
+# and check against `tm.loss_L2`. *Research direction:* for $N$ unit vectors in
 # $\mathbb{R}^m$ with pairwise non-positive inner products, $L_2$ is the mean of
 # $c(\kappa_{ij})$ over the pairs. Which configurations minimise it for $m<N\le2m$, and how
 # does the answer change when the norms and a negative bias are free?
@@ -1265,7 +1252,7 @@ c_κ = 2 * sp.integrate(sp.integrate(κ**2 * v_**2, (u_, κ * v_, 1))
 assert sp.simplify(c_κ - (sp.Rational(2, 3) * κ**2 - κ**3 / 3)) == 0
 assert [c_κ.subs(κ, k) for k in (1, sp.Rational(1, 2), sp.Rational(1, 3))] == [
     sp.Rational(1, 3), sp.Rational(1, 8), sp.Rational(10, 162)]
-assert np.isclose(rl.loss_L2(tet, np.zeros(4), 1, 0.99), float(c_κ.subs(κ, sp.Rational(1, 3))))
+assert np.isclose(tm.loss_L2(tet, np.zeros(4), 1, 0.99), float(c_κ.subs(κ, sp.Rational(1, 3))))
 print("c(κ) =", sp.factor(c_κ))
 
 # %% [markdown]

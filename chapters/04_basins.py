@@ -39,14 +39,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from myst_nb import glue
 
-from toymodels.relu import basins
-
-from toymodels.relu import kgons
-from toymodels.relu import exact_training as et
-from toymodels.relu import landscape as ls
-from toymodels.relu import loss as rl
-
-warnings.simplefilter("ignore", kgons.RootWarning)
+warnings.simplefilter("ignore", tm.RootWarning)
 
 # %% [markdown]
 # ## Basin probabilities
@@ -58,14 +51,14 @@ warnings.simplefilter("ignore", kgons.RootWarning)
 #
 # $$\frac{\hat p+\frac{z^2}{2n}\pm z\sqrt{\frac{\hat p(1-\hat p)}{n}+\frac{z^2}{4n^2}}}{1+\frac{z^2}{n}}.$$ (eq-wilson)
 #
-# `basins.basin_study` trains $n$ initialisations per setting, all in **one** call of the
+# `tm.basin_study` trains $n$ initialisations per setting, all in **one** call of the
 # batched trainer (Adam, cosine schedule, batch 32, 1500 steps), labels each end point with the
 # geometry helpers of Chapter 3, and evaluates its exact loss $P_0L_0+P_1L_1+P_2L_2$. Here:
 # 5 features of equal importance in 2 dimensions, 1000 runs at each of six sparsities.
 
 # %%
 S5 = np.array([0.5, 0.7, 0.8, 0.9, 0.95, 0.99])
-study5 = basins.basin_study(5, 2, S5, 1000, steps=1500, batch_size=32, lr=1e-2, seed=0)
+study5 = tm.basin_study(5, 2, S5, 1000, steps=1500, batch_size=32, lr=1e-2, seed=0)
 print("   S    basin: runs of 1000 [95% Wilson interval]")
 for j, S in enumerate(S5):
     tab = study5.table(j)
@@ -74,7 +67,7 @@ for j, S in enumerate(S5):
 
 # %% mystnb={"figure": {"caption": "Basin probabilities of 5 features in 2 dimensions (equal importance), 1000 independent runs per sparsity. Each bar is split by the configuration the runs end in; basins below 2% everywhere are pooled as other.", "name": "fig-basins-5-2"}} tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.4, 3.4))
-basins.plot_basin_probabilities(study5, ax, order=["pentagon", "square", "irregular 3"])
+tm.plot_basin_probabilities(study5, ax, order=["pentagon", "square", "irregular 3"])
 ax.set_xticks(range(len(S5)), [f"{S:g}" for S in S5])
 ax.set_xlabel("sparsity S")
 ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -112,15 +105,15 @@ assert top[:3] == ["square"] * 3 and top[3:] == ["pentagon"] * 3
 #
 # ## Is the square a local minimum?
 #
-# The square with one dropped feature is a member of the k-gon family: `kgons.kgon_critical_point`
+# The square with one dropped feature is a member of the k-gon family: `tm.kgon_critical_point`
 # gives it at any sparsity as a critical point of the loss on $l\le2$, and
 # `landscape.analyse_critical_point` its Hessian's spectrum, Morse index and null space.
 
 # %%
 rows = []
 for S in S5:
-    pt4, pt5 = kgons.kgon_critical_point(5, 4, S=S), kgons.kgon_critical_point(5, 5, S=S)
-    rep = ls.analyse_critical_point(*pt4.parameters(), S=S)
+    pt4, pt5 = tm.kgon_critical_point(5, 4, S=S), tm.kgon_critical_point(5, 5, S=S)
+    rep = tm.analyse_critical_point(*pt4.parameters(), S=S)
     rows.append((S, pt4.loss, pt5.loss, rep.kind, rep.morse_index, rep.margin, pt4.grad_norm))
 print("   S    L(square)  L(pentagon)  square is a   index  smallest positive eigenvalue")
 for S, L4, L5, kind, idx, margin, gn in rows:
@@ -161,7 +154,7 @@ glue("sq05gap", study5.median_loss(0, "square") / rows[0][1] - 1, display=False)
 # ## Six features, and two features in one dimension
 
 # %%
-study6 = basins.basin_study(6, 2, [0.9], 1000, steps=1500, batch_size=32, lr=1e-2, seed=1)
+study6 = tm.basin_study(6, 2, [0.9], 1000, steps=1500, batch_size=32, lr=1e-2, seed=1)
 tab6 = study6.table(0)
 for e in list(tab6.values())[:4]:
     print(e)
@@ -181,9 +174,9 @@ assert top6.lo > 0.3
 # %%
 pts = [(0.5, 0.5), (0.5, 0.05), (2.0, 0.05), (1.0, 0.02)]  # (relative importance r, density)
 ω21 = np.array([[1.0, r] for r, _ in pts])
-study21 = basins.basin_study(2, 1, [1 - q for _, q in pts], 1000, importance=ω21, steps=1500,
+study21 = tm.basin_study(2, 1, [1 - q for _, q in pts], 1000, importance=ω21, steps=1500,
                              batch_size=32, lr=2e-2, seed=2)
-cand = rl.two_in_one_candidates(ω21[:, 1], 1 - np.array([q for _, q in pts]), optimise=False)
+cand = tm.two_in_one_candidates(ω21[:, 1], 1 - np.array([q for _, q in pts]), optimise=False)
 best = [min(("feature 1 only", "feature 2 only", "antipodal"),
             key=lambda c, j=j: cand[{"feature 1 only": "feature 1", "feature 2 only": "feature 2",
                                      "antipodal": "antipodal"}[c]][j]) for j in range(len(pts))]
@@ -209,18 +202,18 @@ glue("agree21max", max(agree21), display=False)
 #
 # Chapter 1 showed the linear model's loss curve stepping down from one saddle value to the
 # next. The same happens here. We follow six runs on the exact loss ($l\le2$, $S=0.9$,
-# `et.minimize_exact`: Adam on the exact gradient, then Newton) from a small initialisation,
+# `tm.minimize_exact`: Adam on the exact gradient, then Newton) from a small initialisation,
 # and mark the critical values of the k-gon family (each k-gon with $5-k$ dropped features)
 # and of $W=0$.
 
 # %%
 S_dyn = 0.9
-W0, b0 = et.random_init(6, 2, 5, seed=1, scale=0.05)
-dyn = et.minimize_exact(W0, b0, 1.0, S_dyn, l_max=2, steps=400, lr=0.02, log_every=2)
-crit = {f"{k}-gon": kgons.kgon_critical_point(5, k, S=S_dyn).loss for k in range(2, 6)}
-crit["W = 0"] = float(et.exact_loss(np.zeros((1, 2, 5)),
-                                    np.full((1, 5), kgons.dropped_bias(5, S_dyn)), 1.0, S_dyn)[0])
-ends = [basins.polygon_label(W) for W in dyn.W]
+W0, b0 = tm.random_init(6, 2, 5, seed=1, scale=0.05)
+dyn = tm.minimize_exact(W0, b0, 1.0, S_dyn, l_max=2, steps=400, lr=0.02, log_every=2)
+crit = {f"{k}-gon": tm.kgon_critical_point(5, k, S=S_dyn).loss for k in range(2, 6)}
+crit["W = 0"] = float(tm.exact_loss(np.zeros((1, 2, 5)),
+                                    np.full((1, 5), tm.dropped_bias(5, S_dyn)), 1.0, S_dyn)[0])
+ends = [tm.polygon_label(W) for W in dyn.W]
 print("end points:", ends, "  |∇L| <", f"{dyn.grad_norm.max():.0e}")
 assert np.all(dyn.converged)
 for lab, L in zip(ends, dyn.loss, strict=True):
@@ -249,11 +242,11 @@ plt.show()
 #
 # ## Playground
 #
-# `basins.basin_study(D, 2, [S], n)` re-runs a basin study in seconds for small $n$. In a live
+# `tm.basin_study(D, 2, [S], n)` re-runs a basin study in seconds for small $n$. In a live
 # notebook the slider below does it for a chosen $(D,S)$; here is one small study:
 
 # %%
-demo = basins.basin_study(6, 2, [0.8], 100, steps=600, seed=3)
+demo = tm.basin_study(6, 2, [0.8], 100, steps=600, seed=3)
 print("; ".join(str(e) for e in demo.table(0).values()))
 assert sum(e.count for e in demo.table(0).values()) == 100
 
@@ -263,7 +256,7 @@ if tm.widgets_live():
         import ipywidgets as widgets
 
         def _play(D=5, S=0.9, runs=200):
-            st = basins.basin_study(D, 2, [S], runs, steps=800)
+            st = tm.basin_study(D, 2, [S], runs, steps=800)
             for e in st.table(0).values():
                 print(e)
 

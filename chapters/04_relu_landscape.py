@@ -46,11 +46,6 @@ import numpy as np
 import sympy as sp
 from myst_nb import glue
 
-from toymodels.relu import kgons as kg
-from toymodels.relu import landscape as ls
-from toymodels.relu import polytopes as pt
-from toymodels.relu import loss as rl
-
 # %% [markdown]
 # (sec-ch4-closed-form)=
 # ## The 1-sparse loss in closed form
@@ -68,8 +63,8 @@ from toymodels.relu import loss as rl
 # $g(a,c)=\int_0^1\operatorname{ReLU}(au+c)^2du$ (interference) and
 # $\rho(a,c)=\int_0^1(u-\operatorname{ReLU}(au+c))^2du$ (reconstruction). With equal sparsity
 # the weights are all $1/D$ and $L_1$ does not depend on $S$. This is the loss of
-# {cite:t}`chen2023dynamical` (with $\omega=1$), and `kg.one_sparse_loss` evaluates it through
-# `rl.loss_L1`. Chapter 3 derived $g$ and $\rho$ in each regime. Here we derive the two cases
+# {cite:t}`chen2023dynamical` (with $\omega=1$), and `tm.one_sparse_loss` evaluates it through
+# `tm.loss_L1`. Chapter 3 derived $g$ and $\rho$ in each regime. Here we derive the two cases
 # that matter for polygons, where the bias is negative and the ReLU switches on inside $[0,1]$:
 
 # %%
@@ -85,13 +80,13 @@ for _ in range(50):  # sympy against the package's closed forms, inside the regi
     av = rng.uniform(0.5, 3)
     bv = -rng.uniform(0.05, 0.95) * av
     cv = rng.uniform(-bv / av, 1)
-    assert np.isclose(float(rho.subs({a: av, b: bv})), rl.recon_sq_integral(av, bv), rtol=1e-12)
-    assert np.isclose(float(g_act.subs({a: av, b: bv, c: cv})), rl.relu_sq_integral(av * cv, bv),
+    assert np.isclose(float(rho.subs({a: av, b: bv})), tm.recon_sq_integral(av, bv), rtol=1e-12)
+    assert np.isclose(float(g_act.subs({a: av, b: bv, c: cv})), tm.relu_sq_integral(av * cv, bv),
                       rtol=1e-12)
 
 # %% [markdown]
 # We check {eq}`eq-L1-closed` against Monte Carlo conditioned on one active feature
-# (`rl.sample_given_active_count`) and against the $l=1$ term of Chapter 3's skeleton
+# (`tm.sample_given_active_count`) and against the $l=1$ term of Chapter 3's skeleton
 # decomposition, once with equal and once with unequal importance and sparsity:
 
 # %%
@@ -99,15 +94,15 @@ W_r, b_r = rng.normal(size=(2, 6)), 0.3 * rng.normal(size=6)
 cases = {"equal": (np.ones(6), np.full(6, 0.9)),
          "unequal": (0.8 ** np.arange(6), np.array([0.5, 0.7, 0.9, 0.95, 0.8, 0.6]))}
 for name, (ω, S) in cases.items():
-    x1 = rl.sample_given_active_count(400_000, S, 1, rng=1)
-    mc = rl.pointwise_loss(W_r, b_r, ω, x1)
+    x1 = tm.sample_given_active_count(400_000, S, 1, rng=1)
+    mc = tm.pointwise_loss(W_r, b_r, ω, x1)
     se = mc.std() / np.sqrt(len(mc))
-    closed = rl.loss_L1(W_r, b_r, ω, S)
-    dec = rl.skeleton_decomposition(W_r, b_r, ω, S, T_tail=2_000, rng=2)
+    closed = tm.loss_L1(W_r, b_r, ω, S)
+    dec = tm.skeleton_decomposition(W_r, b_r, ω, S, T_tail=2_000, rng=2)
     print(f"{name:8s} closed form {closed:.5f}   Monte Carlo {mc.mean():.5f} ± {se:.5f}   "
           f"skeleton L_1 {dec.L_exact[1]:.5f}")
     assert abs(closed - mc.mean()) < 5 * se and np.isclose(closed, dec.L_exact[1], rtol=1e-12)
-assert np.isclose(kg.one_sparse_loss(W_r, b_r), rl.loss_L1(W_r, b_r, 1.0, 0.3), rtol=1e-13)
+assert np.isclose(tm.one_sparse_loss(W_r, b_r), tm.loss_L1(W_r, b_r, 1.0, 0.3), rtol=1e-13)
 
 # %% [markdown]
 # (sec-ch4-kgons)=
@@ -174,8 +169,8 @@ print("c* =", c_star, "   cost =", sp.simplify(dropped.subs(cc, c_star)))
 assert sp.simplify(c_star - 1 / (2 * DD)) == 0
 assert sp.simplify(dropped.subs(cc, c_star) - (sp.Rational(1, 3) - 1 / (4 * DD))) == 0
 for D_, k_, n_dead in [(6, 5, 1), (9, 6, 2), (13, 7, 0)]:
-    p_ = kg.kgon_critical_point(D_, k_, n_dead=n_dead)
-    split = (k_ * kg.block_loss(k_, p_.r, p_.b) + (D_ - k_ - n_dead) * (1 / 3 - 1 / (4 * D_))
+    p_ = tm.kgon_critical_point(D_, k_, n_dead=n_dead)
+    split = (k_ * tm.block_loss(k_, p_.r, p_.b) + (D_ - k_ - n_dead) * (1 / 3 - 1 / (4 * D_))
              + n_dead / 3) / D_
     assert p_.b_dropped == 1 / (2 * D_) and np.isclose(p_.loss, split, rtol=1e-14)
 
@@ -184,7 +179,7 @@ for D_, k_, n_dead in [(6, 5, 1), (9, 6, 2), (13, 7, 0)]:
 # critical points of $B_k$. For $k\le4$, $r=1$, $b=0$ gives $B_k=0$, the least possible value,
 # because neighbours at $90°$ or more never interfere when $b=0$. For $k\ge5$, every regime of
 # {eq}`eq-block` (which neighbours $m$ have $a\cos(2\pi m/k)+b>0$) gives a rational system in
-# $(a,b)$. `kg.kgon_block_roots` solves it in each regime by multistart Newton, polishes every
+# $(a,b)$. `tm.kgon_block_roots` solves it in each regime by multistart Newton, polishes every
 # root to 50 digits with mpmath, and *certifies* it with the Krawczyk test in interval
 # arithmetic: the box of radius $10^{-20}$ around the root provably contains exactly one zero
 # and no change of regime.
@@ -196,7 +191,7 @@ print(" k  on    r*               b*                B_k              |∇B_k|   
 for k in ks:
     if k <= 4:
         rows.append((k, 0, 1.0, 0.0, 0.0, 0.0, True))
-    for fr in kg.kgon_block_roots(k):
+    for fr in tm.kgon_block_roots(k):
         rows.append((k, fr.p, fr.r, fr.b, fr.B, fr.residual, fr.certified))
 for k, p_, r_, b_, B_, res, cert in rows:
     print(f"{k:2d}  {p_:2d}   {r_:.12f}   {b_:+.12f}   {B_:.12f}   {res:.0e}   {cert}")
@@ -218,7 +213,7 @@ grad10 = [sp.nsimplify(sp.simplify(sp.diff(B10, v).subs(dec_sub))) for v in (a, 
 val10 = sp.nsimplify(sp.simplify(B10.subs(dec_sub)))
 print("∇B_10(φ², −φ) =", grad10, "   B_10 =", val10)
 assert grad10 == [0, 0] and val10 == sp.Rational(1, 6)
-dec10 = kg.kgon_block_roots(10)[0]
+dec10 = tm.kgon_block_roots(10)[0]
 assert abs(dec10.r - float(φ)) < 1e-14 and abs(dec10.b + float(φ)) < 1e-14
 glue("decagon_r", dec10.r, display=False)
 
@@ -251,10 +246,10 @@ chen_c6 = {"4⁻⁻": (4, 2, 1 / 9), "4⁺⁻": (4, 1, 0.10417), "4⁺⁺": (4, 
            "5⁻": (5, 1, 0.06874), "5⁺": (5, 0, 0.06180), "6": (6, 0, 0.04819)}
 print("critical point   this book     quoted value")
 for name, (k, n_dead, quoted) in chen_c6.items():
-    cp = kg.kgon_critical_point(6, k, n_dead=n_dead)
+    cp = tm.kgon_critical_point(6, k, n_dead=n_dead)
     print(f"{name:8s}         {cp.loss:.7f}     {quoted:.5f}")
     assert abs(cp.loss - quoted) <= 5e-6 and cp.grad_norm < 1e-12
-glue("hexagon_loss", kg.kgon_critical_point(6, 6).loss, display=False)
+glue("hexagon_loss", tm.kgon_critical_point(6, 6).loss, display=False)
 
 # %% [markdown]
 # (sec-ch4-global)=
@@ -267,7 +262,7 @@ glue("hexagon_loss", kg.kgon_critical_point(6, 6).loss, display=False)
 
 # %%
 Ds = range(2, 14)
-fam = {D: kg.kgon_family(D) for D in Ds}
+fam = {D: tm.kgon_family(D) for D in Ds}
 best_k = {}
 print("  D   best k    L_1(best)    L_1(D-gon)")
 for D in Ds:
@@ -304,7 +299,7 @@ plt.show()
 # (sec-ch4-hessians)=
 # ## Hessians: minima, saddles and flat directions
 #
-# `ls.analyse_critical_point` computes the full Hessian of the exact loss in all $3D$
+# `tm.analyse_critical_point` computes the full Hessian of the exact loss in all $3D$
 # parameters (torch autograd in float64 through the closed forms), its eigenvalues, the Morse
 # index (the number of negative eigenvalues, below $-10^{-9}$), the null space, and which
 # symmetry explains each null direction:
@@ -321,7 +316,7 @@ plt.show()
 # at $90°$ is orthogonal to them. There autograd returns the Hessian of one branch
 # ($\operatorname{ReLU}'(0)=0$), which can be wrong about the kind of point: for the triangle
 # with a dropped feature its most negative eigenvector is in fact a direction of *increase*.
-# So at a kink `ls.analyse_critical_point` uses `ls.second_order_test` instead: it minimises
+# So at a kink `tm.analyse_critical_point` uses `ls.second_order_test` instead: it minimises
 # the directional curvature $q(v)=2\big(L(\theta+\varepsilon v)-L(\theta)\big)/\varepsilon^2$
 # over unit $v$ (with $\varepsilon=10^{-4}$). A negative value comes with an explicit descent
 # direction, a certificate that the point is a saddle; otherwise the point is reported as
@@ -333,7 +328,7 @@ table = {}
 for D in Ds:
     for p_ in fam[D]:
         if p_.k >= 5:
-            table[D, p_.k] = (p_, ls.analyse_critical_point(*p_.parameters()))
+            table[D, p_.k] = (p_, tm.analyse_critical_point(*p_.parameters()))
 print("  D  k   index  null  explained   kind       margin")
 for (D, k), (p_, rep) in table.items():
     if D in (5, 6, 8, 13) or k == D:
@@ -366,12 +361,12 @@ glue("n_saddles", sum(k >= 10 for D, k in table), display=False)
 
 # %%
 for k in (2, 3):
-    p_ = kg.kgon_critical_point(k, k)
-    rep = ls.analyse_critical_point(*p_.parameters())
+    p_ = tm.kgon_critical_point(k, k)
+    rep = tm.analyse_critical_point(*p_.parameters())
     print(f"{p_.name}: loss {abs(p_.loss):.1e}, null dimension {rep.null_dim}, kind {rep.kind}")
     assert abs(p_.loss) < 1e-15 and rep.null_dim == k and rep.kind == "minimum"
     θ = np.array([0.0, 2.2, 4.3])[:k]  # other angles, all at least 90° apart: still zero loss
-    assert kg.one_sparse_loss(np.stack([np.cos(θ), np.sin(θ)]), np.zeros(k)) < 1e-15
+    assert tm.one_sparse_loss(np.stack([np.cos(θ), np.sin(θ)]), np.zeros(k)) < 1e-15
 
 # %% [markdown]
 # Now the polygons with $k\le4$ that sit on kinks, with one dropped feature, and the square
@@ -380,8 +375,8 @@ for k in (2, 3):
 # %%
 kinked = {}
 for D, k in [(3, 2), (4, 3), (5, 4), (4, 4)]:
-    p_ = kg.kgon_critical_point(D, k)
-    rep = ls.analyse_critical_point(*p_.parameters())
+    p_ = tm.kgon_critical_point(D, k)
+    rep = tm.analyse_critical_point(*p_.parameters())
     kinked[D, k] = rep
     print(f"{p_.name:8s} kinks {len(rep.kinks):2d}   smallest curvature {rep.margin:+.4f}   {rep.kind}")
 assert all(rep.kinks for rep in kinked.values())
@@ -397,8 +392,8 @@ assert kinked[5, 4].kind == kinked[4, 4].kind == "minimum? (kink)"
 
 # %%
 for n_dead in (0, 1):
-    p_ = kg.kgon_critical_point(6, 5, n_dead=n_dead)
-    rep = ls.analyse_critical_point(*p_.parameters())
+    p_ = tm.kgon_critical_point(6, 5, n_dead=n_dead)
+    rep = tm.analyse_critical_point(*p_.parameters())
     print(f"{p_.name:6s} null dimension {rep.null_dim}: {rep.explained}, kind {rep.kind}")
     assert rep.null_dim == 1 + 3 * n_dead and rep.null_explained and rep.kind == "minimum"
 
@@ -419,7 +414,7 @@ plt.show()
 # The 1-sparse loss ignores two-feature inputs. Chapter 3's trained 5→2 models live at
 # $S=0.7,\dots,0.99$, where the loss on $Q_0\cup Q_1\cup Q_2$ is the better model. For $D=5$
 # the polygon family is still a family of critical points
-# ({prf:ref}`prop-symmetric-criticality`); `kg.kgon_critical_point(..., S=S)` continues each
+# ({prf:ref}`prop-symmetric-criticality`); `tm.kgon_critical_point(..., S=S)` continues each
 # 1-sparse critical point to sparsity $S$ by Newton's method on $(r,b)$, with the dropped bias
 # $c^*=\tfrac12(1-S)\big(S^{D-1}+(D-1)(1-S)S^{D-2}\big)/P(l\le2)$, the mean of $x_j$ on that event:
 
@@ -429,8 +424,8 @@ l2 = {}
 print("   S     k   r       b        loss        index  null  margin     kind")
 for S in S_list:
     for k in (4, 5):
-        cp = kg.kgon_critical_point(5, k, S=S)
-        rep = ls.analyse_critical_point(*cp.parameters(), S=S)
+        cp = tm.kgon_critical_point(5, k, S=S)
+        rep = tm.analyse_critical_point(*cp.parameters(), S=S)
         l2[S, k] = (cp, rep)
         print(f"{S:5.2f}   {k}   {cp.r:.4f}  {round(cp.b, 4) + 0.0:+.4f}   {cp.loss:.4e}   {rep.morse_index:3d}   "
               f"{rep.null_dim:3d}   {rep.margin:.2e}   {rep.kind}")
@@ -458,7 +453,7 @@ glue("sq_margin_099", l2[0.99, 4][1].margin, display=False)
 # The same argument applies to any configuration whose symmetry group is transitive on its
 # vertices: the tetrahedron, the octahedron, the square antiprism (whose height is a free
 # shape parameter) and, with two orbits, the triangular bipyramid "triangle ⊕ digon".
-# `pt.polytope_critical_point` minimises the $l\le2$ loss of an $n$-feature model in
+# `tm.polytope_critical_point` minimises the $l\le2$ loss of an $n$-feature model in
 # $m=3$ dimensions over the symmetric family; the Hessian is then taken in all $4n$ parameters:
 
 # %%
@@ -467,8 +462,8 @@ res3 = {}
 print("configuration       S      r        b         loss        index null  margin     kind")
 for S in (0.9, 0.99):
     for name in shapes3:
-        cp = pt.polytope_critical_point(name, S)
-        rep = ls.analyse_critical_point(cp.W, cp.bias, S=S)
+        cp = tm.polytope_critical_point(name, S)
+        rep = tm.analyse_critical_point(cp.W, cp.bias, S=S)
         res3[name, S] = (cp, rep)
         print(f"{name:18s}  {S:4.2f}   {cp.r[0]:.4f}  {round(cp.b[0], 4) + 0.0:+.4f}   {cp.loss:.4e}   "
               f"{rep.morse_index:3d}  {rep.null_dim:3d}   {rep.margin:+.2e}  {rep.kind}")
@@ -530,7 +525,7 @@ inv_grid = (2.0, 3.0, 6.0, 12.0)
 saving = {}
 for x_ in inv_grid:
     for name in factors:
-        saving[name, x_] = pt.saving_per_dimension(name, 1 - 1 / x_, T=100_000, rng=0)
+        saving[name, x_] = tm.saving_per_dimension(name, 1 - 1 / x_, T=100_000, rng=0)
 
 # %%
 print("1/(1-S)  " + "".join(f"{name[:11]:>13s}" for name in factors) + "    best")
@@ -574,11 +569,11 @@ assert abs(gap("square antiprism", "pentagon", 6.0)) < 4  # close at 1/(1-S) = 6
 # Impossible or unsupported requests fail with an error that names the argument:
 
 # %%
-for call in [lambda: kg.kgon_critical_point(5, 7),
-             lambda: kg.kgon_critical_point(6, 5, S=1.0),
-             lambda: kg.kgon_critical_point(6, 5, n_dead=3),
-             lambda: ls.loss_hessian(np.zeros((2, 3)), np.zeros(4)),
-             lambda: pt.polytope_critical_point("dodecahedron", 0.9)]:
+for call in [lambda: tm.kgon_critical_point(5, 7),
+             lambda: tm.kgon_critical_point(6, 5, S=1.0),
+             lambda: tm.kgon_critical_point(6, 5, n_dead=3),
+             lambda: tm.loss_hessian(np.zeros((2, 3)), np.zeros(4)),
+             lambda: tm.polytope_critical_point("dodecahedron", 0.9)]:
     try:
         call()
     except (ValueError, TypeError) as err:

@@ -47,12 +47,6 @@ import numpy as np
 import torch
 from myst_nb import glue
 
-from toymodels.linear import hessian as lin_hessian
-from toymodels.lc import learning_coefficient as lc
-from toymodels.lc import llc
-from toymodels.lc import llc_models as lm
-from toymodels.linear.autoencoder import second_moment
-
 # %% [markdown]
 # ## The local learning coefficient and the free energy
 #
@@ -111,15 +105,15 @@ from toymodels.linear.autoencoder import second_moment
 # scale, and traces that still trend. The cell below provokes three of these.
 
 # %%
-demo = lm.linear_regression(3, 500, seed=1)
+demo = tm.llc_linear_regression(3, 500, seed=1)
 try:
-    llc.sgld_llc(demo.loss_fn, demo.w_star + 0.1, demo.data, n=10_000)
+    tm.sgld_llc(demo.loss_fn, demo.w_star + 0.1, demo.data, n=10_000)
 except ValueError as err:
     print("ValueError:", str(err).split(";")[0])
 try:
-    llc.sgld_llc(demo.loss_fn, demo.w_star, demo.data, n=10**6, ε=1e-3, γ=1.0, chains=4,
+    tm.sgld_llc(demo.loss_fn, demo.w_star, demo.data, n=10**6, ε=1e-3, γ=1.0, chains=4,
                  steps=400, burn_in=100, batch_size=32)
-except llc.ChainDivergedError as err:
+except tm.ChainDivergedError as err:
     print("ChainDivergedError:", str(err).split(":")[0])
 
 
@@ -127,7 +121,7 @@ def double_well(w, batch):  # a maximum along the first coordinate: not a local 
     return -w[:, 0] ** 2 + w[:, 0] ** 4 + w[:, 1] ** 2
 
 
-saddle = llc.sgld_llc(double_well, np.zeros(2), None, n=1000, ε=1e-3, γ=1.0, chains=4,
+saddle = tm.sgld_llc(double_well, np.zeros(2), None, n=1000, ε=1e-3, γ=1.0, chains=4,
                       steps=1000, burn_in=200, warn=False)
 print(saddle)
 print("diagnostic:", saddle.diagnostics[0])
@@ -166,12 +160,12 @@ assert saddle.llc < 0 and not saddle.ok
 # %%
 N_SAMPLES = 10_000  # the n of (5.1)
 CHAINS = 32
-nβ = N_SAMPLES * llc.default_beta(N_SAMPLES)
+nβ = N_SAMPLES * tm.default_beta(N_SAMPLES)
 
 
 def estimate(problem, *, ε, γ, steps, batch_size=128, n=N_SAMPLES, seed=0):
     """One SGLD run of 32 independent chains: (mean, standard error over chains, run)."""
-    run = llc.sgld_llc(problem.loss_fn, problem.w_star, problem.data, n=n, ε=ε, γ=γ,
+    run = tm.sgld_llc(problem.loss_fn, problem.w_star, problem.data, n=n, ε=ε, γ=γ,
                        chains=CHAINS, steps=steps, burn_in=steps // 4, batch_size=batch_size,
                        seed=seed, warn=False)
     assert run.ok, run.diagnostics
@@ -180,9 +174,9 @@ def estimate(problem, *, ε, γ, steps, batch_size=128, n=N_SAMPLES, seed=0):
 
 rows = []  # the calibration table: (case, P, exact λ, the estimator's expected value, mean, se)
 P_REG = 6
-reg = lm.linear_regression(P_REG, 2000, seed=0)
+reg = tm.llc_linear_regression(P_REG, 2000, seed=0)
 λ_reg, se_reg, reg_runs = estimate(reg, ε=2e-5, γ=1.0, steps=3000)
-expected_reg = lc.localised_quadratic_expectation(np.linalg.eigvalsh(reg.hessian), nβ, 1.0)
+expected_reg = tm.localised_quadratic_expectation(np.linalg.eigvalsh(reg.hessian), nβ, 1.0)
 rows.append(("linear regression", P_REG, P_REG / 2, expected_reg, λ_reg, se_reg))
 print(f"nβ = {nβ:.1f};  λ = P/2 = {P_REG / 2};  (5.4) at γ = 1: {expected_reg:.4f};  "
       f"estimate {λ_reg:.3f} ± {se_reg:.3f}")
@@ -219,7 +213,7 @@ glue("nbeta", nβ, display=False)
 # 4. if $M+N<H+r$: $\lambda=MN/2$, $m=1$.
 # ```
 #
-# This is (5.3), {cite:t}`aoyagi2005stochastic` (Theorem 1). `lc.rrr_learning_coefficient`
+# This is (5.3), {cite:t}`aoyagi2005stochastic` (Theorem 1). `tm.rrr_learning_coefficient`
 # implements it, and its tests check that it is symmetric in $M\leftrightarrow N$, that it is
 # continuous across the boundaries between the cases, that it never exceeds $H(M+N)/2$, and that
 # a truth of the largest possible rank gets the regular value $r(M+N-r)/2$. Two small checks
@@ -227,10 +221,10 @@ glue("nbeta", nβ, display=False)
 # $M+H=N+r$ the formula of case 1 gives the value of case 2.
 
 # %%
-assert lc.rrr_learning_coefficient(1, 1, 1, 0) == lc.RRRCoefficient(Fraction(1, 2), 2, 1)
+assert tm.rrr_learning_coefficient(1, 1, 1, 0) == tm.RRRCoefficient(Fraction(1, 2), 2, 1)
 M_, N_, H_, r_ = 3, 5, 3, 1  # M + H = N + r: case 1's formula and case 2's agree
 assert (2 * (H_ + r_) * (M_ + N_) - (M_ - N_) ** 2 - (H_ + r_) ** 2) / 8 == (H_ * M_ - H_ * r_ + N_ * r_) / 2
-print([(c, str(lc.rrr_learning_coefficient(*c).λ)) for c in [(1, 1, 1, 0), (3, 4, 2, 1), (2, 6, 1, 1)]])
+print([(c, str(tm.rrr_learning_coefficient(*c).λ)) for c in [(1, 1, 1, 0), (3, 4, 2, 1), (2, 6, 1, 1)]])
 
 # %% [markdown]
 # A multiplicity $m=2$ changes the finite-$n$ value of the estimator: with
@@ -247,9 +241,9 @@ print([(c, str(lc.rrr_learning_coefficient(*c).λ)) for c in [(1, 1, 1, 0), (3, 
 RRR_CASES = [(4, 4, 2, 1), (3, 3, 3, 1), (6, 6, 3, 2), (2, 6, 1, 1), (1, 1, 3, 0), (5, 5, 3, 0)]
 rrr_runs = {}
 for M, N, H, r in RRR_CASES:
-    coeff = lc.rrr_learning_coefficient(M, N, H, r)
-    prob = lm.reduced_rank_regression(M, N, H, r, seed=1)
-    h_max = np.linalg.eigvalsh(lm.exact_hessian(prob)).max()
+    coeff = tm.rrr_learning_coefficient(M, N, H, r)
+    prob = tm.llc_reduced_rank_regression(M, N, H, r, seed=1)
+    h_max = np.linalg.eigvalsh(tm.exact_hessian(prob)).max()
     ε_rrr = min(1e-4, 0.1 / (nβ * h_max)) if h_max > 0 else 1e-4
     mean, se, run = estimate(prob, ε=ε_rrr, γ=2.0, steps=6000)
     rrr_runs[(M, N, H, r)] = run
@@ -299,11 +293,11 @@ print(f"{len(RRR_CASES)} reduced-rank cases sampled")
 # %%
 AE_CASES = [(4, 2), (5, 1), (5, 3)]
 for D, d in AE_CASES:
-    ae = lm.linear_autoencoder(D, d, N_SAMPLES, seed=0)
+    ae = tm.llc_linear_autoencoder(D, d, N_SAMPLES, seed=0)
     A, B = (m[0].numpy() for m in ae.unpack(torch.as_tensor(ae.w_star)[None]))
     orbit = np.array([np.concatenate([(A @ X).ravel(), (-X @ B).ravel()])
                       for X in np.eye(d * d).reshape(d * d, d, d)]).T
-    account = lc.hessian_llc(lin_hessian.hessian(A, B, second_moment(ae.data[0].numpy())), orbit)
+    account = tm.hessian_llc(tm.linear_hessian(A, B, tm.second_moment(ae.data[0].numpy())), orbit)
     assert account.value == (2 * D * d - d * d) / 2
     mean, se, _ = estimate(ae, ε=2e-5, γ=1.0, steps=3000)
     rows.append((f"linear autoencoder D={D} d={d}", ae.dim, account.value, account.value, mean, se))
@@ -324,12 +318,12 @@ print(f"Hessian ranks confirmed for {len(AE_CASES)} autoencoders")
 # averaged from the first step starts at $0$ (the chains start at $w^*$) and stays low for
 # thousands of steps: the burn-in matters.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The estimate for reduced-rank regression with M = N = 4, H = 2, r = 1 (λ = 5, m = 2; dashed: λ, dotted: λ − 1/log nβ) as one knob varies and the others stay at ε = 2·10⁻⁵, γ = 2, 4000 steps (the first 1000 discarded). Left: the step size. Middle: the localisation strength. Right: the running estimate of each of 32 chains (thin) and their mean (thick) from the first step on. Error bars: one standard error over 32 chains.", "name": "fig-llc-knobs"}}
-knob = lm.reduced_rank_regression(4, 4, 2, 1, seed=1)
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The estimate for reduced-rank regression with M = N = 4, H = 2, r = 1 (\u03bb = 5, m = 2; dashed: \u03bb, dotted: \u03bb \u2212 1/log n\u03b2) as one knob varies and the others stay at \u03b5 = 2\u00b710\u207b\u2075, \u03b3 = 2, 4000 steps (the first 1000 discarded). Left: the step size. Middle: the localisation strength. Right: the running estimate of each of 32 chains (thin) and their mean (thick) from the first step on. Error bars: one standard error over 32 chains.", "name": "fig-llc-knobs"}}
+knob = tm.llc_reduced_rank_regression(4, 4, 2, 1, seed=1)
 
 
 def knob_run(ε=2e-5, γ=2.0):
-    return llc.sgld_llc(knob.loss_fn, knob.w_star, None, n=N_SAMPLES, ε=ε, γ=γ, chains=CHAINS,
+    return tm.sgld_llc(knob.loss_fn, knob.w_star, None, n=N_SAMPLES, ε=ε, γ=γ, chains=CHAINS,
                         steps=4000, burn_in=1000, seed=2, warn=False)
 
 
@@ -388,19 +382,17 @@ glue("gamma-big", by_γ[-1].llc, display=False)
 # them leaves every ReLU off).
 
 # %%
-from toymodels.relu import kgons
-
 D_K = 6
 CONFIGS = [(6, 0), (5, 1), (5, 0), (4, 2), (4, 0), (3, 0)]  # (k, number of dead features)
 kgon = {}
 for k, n_dead in CONFIGS:
-    pt = kgons.kgon_critical_point(D_K, k, n_dead=n_dead)
+    pt = tm.kgon_critical_point(D_K, k, n_dead=n_dead)
     W, b = pt.parameters()
-    H = lm.exact_hessian(lm.relu_one_sparse(W, b))
+    H = tm.exact_hessian(tm.llc_relu_one_sparse(W, b))
     ev = np.linalg.eigvalsh(H)
     tol = 1e-7 * np.abs(ev).max()
     kgon[pt.name] = dict(pt=pt, W=W, b=b, H=H, ev=ev, neg=int((ev < -tol).sum()),
-                         zero=int((np.abs(ev) <= tol).sum()), flats=lm.relu_flat_directions(W, b))
+                         zero=int((np.abs(ev) <= tol).sum()), flats=tm.relu_flat_directions(W, b))
 print(f"{'config':10s} {'loss':>8s} {'r':>7s} {'b':>8s} {'H<0':>4s} {'H=0':>4s} {'flat':>5s}")
 for name, c in kgon.items():
     print(f"{name:10s} {c['pt'].loss:8.5f} {c['pt'].r:7.4f} {c['pt'].b:8.4f} {c['neg']:4d} "
@@ -430,12 +422,12 @@ for name, c in kgon.items():
         print(f"{name}: saddle ({c['neg']} negative eigenvalues), no λ")
         continue
     if c["pt"].k >= 5:
-        acc = lc.hessian_llc(c["H"], c["flats"])
+        acc = tm.hessian_llc(c["H"], c["flats"])
         assert acc.value is not None and acc.unexplained == 0
         hessian_λ[name] = acc.value
         print(f"{name}: rank {acc.rank}, null space = {acc.flat} flat directions, λ = {acc.value}")
     else:
-        exact = lm.relu_one_sparse(c["W"], c["b"])
+        exact = tm.llc_relu_one_sparse(c["W"], c["b"])
         e = np.zeros(exact.dim)
         e[2 * D_K] = 1.0  # the bias of feature 0
         h = 1e-3
@@ -467,11 +459,11 @@ kgon_est = {}
 for name, c in kgon.items():
     if c["neg"]:
         continue
-    prob = lm.relu_one_sparse(c["W"], c["b"], KGON_DATA, seed=0)
+    prob = tm.llc_relu_one_sparse(c["W"], c["b"], KGON_DATA, seed=0)
     ε_k = 0.1 / (nβ * c["ev"].max())
     mean, se, _ = estimate(prob, ε=ε_k, γ=γ_K, steps=3000, batch_size=64)
     pos = c["ev"][c["ev"] > 1e-7 * c["ev"].max()]
-    expected = lc.localised_quadratic_expectation(pos, nβ, γ_K) if name in hessian_λ else float("nan")
+    expected = tm.localised_quadratic_expectation(pos, nβ, γ_K) if name in hessian_λ else float("nan")
     kgon_est[name] = (mean, se, expected)
     rows.append((f"{name} (D=6 ReLU, γ=100)", prob.dim, hessian_λ.get(name, float("nan")), expected, mean, se))
     print(f"{name:8s} Hessian λ = {hessian_λ.get(name, float('nan')):4.1f}  expected at γ=100: "
@@ -538,21 +530,21 @@ print("rows with |z| > 3:", beyond)
 #
 # $$n\,\bigl(L_{5^-}-L_{6}\bigr)=\bigl(\lambda_{6}-\lambda_{5^-}\bigr)\log n,$$ (eq-crossover)
 #
-# (5.6), solved by `lc.crossover_sample_size`. The square with two dead features has no exact
+# (5.6), solved by `tm.crossover_sample_size`. The square with two dead features has no exact
 # $\lambda$ here (its loss is not smooth at $w^*$), and its estimate at $\gamma=100$ measures
 # the localised value, which for the hexagon is far below $\lambda$; so its transition to the
 # pentagon stays open.
 
 # %%
 L_k = {name: c["pt"].loss for name, c in kgon.items()}
-n_c = lc.crossover_sample_size(L_k["5-gon-"], hessian_λ["5-gon-"], L_k["6-gon"], hessian_λ["6-gon"])
+n_c = tm.crossover_sample_size(L_k["5-gon-"], hessian_λ["5-gon-"], L_k["6-gon"], hessian_λ["6-gon"])
 print(f"5-gon- → 6-gon at n_c = {n_c:.0f}")
-F = lambda name, λ, n: lc.free_energy(L_k[name], λ, n)
+F = lambda name, λ, n: tm.free_energy(L_k[name], λ, n)
 assert math.isclose(F("5-gon-", 7.0, n_c), F("6-gon", 8.5, n_c), rel_tol=1e-9)
 assert F("5-gon-", 7.0, n_c / 2) < F("6-gon", 8.5, n_c / 2) and F("5-gon-", 7.0, 2 * n_c) > F("6-gon", 8.5, 2 * n_c)
 glue("n-c", n_c, display=False)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Free energy F_n ≈ nL + λ log n of the two pentagons minus that of the hexagon, against the sample size n (5.5), with the exact λ of Proposition 5.2. Below zero the pentagon beats the hexagon. Dotted: the crossover n_c (5.6).", "name": "fig-free-energy"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Free energy F_n \u2248 nL + \u03bb log n of the two pentagons minus that of the hexagon, against the sample size n (5.5), with the exact \u03bb of Proposition 5.2. Below zero the pentagon beats the hexagon. Dotted: the crossover n_c (5.6).", "name": "fig-free-energy"}}
 ns = np.logspace(1, 4, 300)
 fig, ax = plt.subplots(figsize=(6.5, 3.6))
 for name, λ, color in [("5-gon-", 7.0, "C1"), ("5-gon+", 8.5, "C3"), ("6-gon", 8.5, "C0")]:
@@ -579,14 +571,11 @@ plt.show()
 # `geometry.polygon`).
 
 # %%
-from toymodels.relu import geometry as geo
-from toymodels.relu import loss as rl
-
 sizes = [int(round(n_c / 4)), int(round(n_c)), int(round(4 * n_c))]
-draws = {n: lm.relu_posterior_draws(D_K, n, chains=32, steps=3000, seed=0) for n in sizes}
+draws = {n: tm.relu_posterior_draws(D_K, n, chains=32, steps=3000, seed=0) for n in sizes}
 hexagons = {}
 for n, dr in draws.items():
-    ks = np.bincount([geo.polygon(W).k for W in dr.W], minlength=D_K + 1)
+    ks = np.bincount([tm.polygon(W).k for W in dr.W], minlength=D_K + 1)
     hexagons[n] = int(ks[6])
     prefer = "6-gon" if n > n_c else "5-gon-"
     print(f"n = {n:5d}: chains ending with k = 3..6 features: {ks[3:].tolist()}; "
@@ -614,12 +603,12 @@ assert p_fall < 0.01
 assert all(np.median(dr.loss) > 1.2 * L_k["6-gon"] for dr in draws.values())
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Minibatch SGD on the largest data set: the loss L_n of 32 runs from random starts (grey) against the step, and the exact losses of Chapter 4's k-gon critical points (coloured lines, with the number of dead features after the sign). Runs fall onto plateaus at or near these levels and stay: a dead feature never comes back.", "name": "fig-sgd-stages"}}
-sgd = lm.relu_posterior_draws(D_K, large, chains=32, steps=3000, ε=0.2 / large, temperature=0.0,
+sgd = tm.relu_posterior_draws(D_K, large, chains=32, steps=3000, ε=0.2 / large, temperature=0.0,
                               init_std=0.1, seed=1)
 levels = {}
 for k in range(2, D_K + 1):
     for n_dead in range(0, D_K - k + 1):
-        pt = kgons.kgon_critical_point(D_K, k, n_dead=n_dead)
+        pt = tm.kgon_critical_point(D_K, k, n_dead=n_dead)
         levels[pt.name] = pt.loss
 steps_axis = np.arange(sgd.history.shape[1]) * sgd.record_every
 fig, ax = plt.subplots(figsize=(6.5, 3.6))
@@ -633,11 +622,11 @@ ax.legend(fontsize=6, ncol=3)
 plt.show()
 
 # %%
-final_exact = rl.loss_L1(sgd.W, sgd.b, 1.0, 0.5)
+final_exact = tm.loss_L1(sgd.W, sgd.b, 1.0, 0.5)
 nearest = np.array([min(abs(f - L) / L for L in levels.values()) for f in final_exact])
 share = float(np.mean(nearest < 0.05))
 print(f"{share:.0%} of the SGD runs end within 5% of a k-gon level (exact loss L_1 of the final state); "
-      f"final polygons k = 2..6: {np.bincount([geo.polygon(W).k for W in sgd.W], minlength=7)[2:].tolist()}")
+      f"final polygons k = 2..6: {np.bincount([tm.polygon(W).k for W in sgd.W], minlength=7)[2:].tolist()}")
 assert share >= 0.75
 glue("sgd-share", 100 * share, display=False)
 
@@ -660,7 +649,7 @@ glue("sgd-share", 100 * share, display=False)
 # the diagnostics say why), the square, or a weak localisation (`γ=2`).
 
 # %% mystnb={"figure": {"caption": "The playground at its default, the pentagon with a dead sixth feature: the running estimate of each of 16 chains (thin) and their mean (thick), with the Hessian's value in the title.", "name": "fig-llc-playground"}}
-play = lm.kgon_llc_playground(k=5, n_dead=1, γ=100.0)
+play = tm.kgon_llc_playground(k=5, n_dead=1, γ=100.0)
 plt.show()
 print(play)
 
@@ -670,7 +659,7 @@ if tm.widgets_live():
         import ipywidgets as widgets
 
         def _play(k=5, n_dead=1, log10_γ=2.0, steps=2000):
-            lm.kgon_llc_playground(k=k, n_dead=min(n_dead, D_K - k), γ=10.0**log10_γ, steps=steps)
+            tm.kgon_llc_playground(k=k, n_dead=min(n_dead, D_K - k), γ=10.0**log10_γ, steps=steps)
             plt.show()
 
         widgets.interact(_play, k=(2, D_K), n_dead=(0, 4), log10_γ=(0.0, 3.0, 0.5),

@@ -70,6 +70,12 @@ def _traj():
     return integrate_tied(0.1 * A.T, Σ, 1.0, n_eval=3)
 
 
+def _linear_run():
+    from toymodels.linear.dynamics import train_linear
+
+    return train_linear(np.diag(λ), 2, steps=3, seed=0)
+
+
 def _llc_quadratic(w, batch):
     return (w * w).sum(1)
 
@@ -112,8 +118,8 @@ EXAMPLES = {
                              importance=ω, batch_size=8, steps=3, lr=1e-3, log_every=1,
                              weight_decay=0.0, seed=0, eps=1e-8, momentum=0.0, progress=False),
     # data
-    "tied.data.sparse_uniform": ex(4, 3, S, rng=0, instances=2),
-    "tied.data.sparse_uniform_torch": ex(4, 3, S, instances=2),
+    "tied.data.sparse_uniform": ex(4, 3, S, rng=0, n=2),
+    "tied.data.sparse_uniform_torch": ex(4, 3, S, n=2),
     "tied.data.inverse_density": ex(np.array([0.0, 0.5, 1.0])),
     "tied.data.sparsity_grid": ex(5, low=0.1, high=0.9),
     "tied.data.check_importance": ex(ω, 3),
@@ -153,8 +159,6 @@ EXAMPLES = {
     "tied.flows.fixed_point_residual": ex(A.T, Σ),
     "tied.flows.subspace_angle": ex(A.T, Σ),
     "tied.flows.hidden_lyapunov": ex(W),
-    "tied.flows.plot_trajectory": ex(_traj(), Σ, snapshots=2),
-    "tied.flows.playground": ex(0.8, 4, 2, 0.01, 1.0, seed=0),
     # geometry
     "relu.geometry.feature_norms": ex(W),
     "relu.geometry.gram": ex(W),
@@ -198,14 +202,14 @@ EXAMPLES = {
     "linear.autoencoder.perturbation_drop": ex(λ, 2, 1, 0.1),
     "linear.autoencoder.principal_angles": ex(A, np.eye(4)[:, 1:3]),
     "linear.autoencoder.label": ex((0, 2)),
-    # linear_dynamics
+    # linear.dynamics
     "linear.dynamics.train_linear": ex(Σ, 2, steps=3, lr=0.01, init_scale=1e-3, seed=0),
+    "linear.dynamics.default_lr": ex(Σ, "gd"),
     "linear.dynamics.escape_time": ex(LOSS, 2.0, 0.5),
     "linear.dynamics.time_near": ex(LOSS, 2.0, 0.6),
     "linear.dynamics.escape_rate": ex(Σ, (0, 2), 2),
     "linear.dynamics.escape_from_saddle": ex(Σ, 2, (0, 2), 0.01, drop=0.1, lr=0.01, steps=20,
                                              seed=0),
-    "linear.dynamics.playground": ex(λ, 2, 1e-3, steps=5, seed=0),
     # models
     "train.models.param_shapes": ex("relu", 2, 2, 3),
     "train.models.forward": ex("relu", {"W": torch.zeros(2, 2, 3), "b": torch.zeros(2, 3)},
@@ -237,7 +241,13 @@ EXAMPLES = {
     # plots
     "present.plots.feature_polygons": ex(W[None], ncols=1, size=1.0),
     "present.plots.superposition_panel": ex(W[None], b[None], size=1.0),
-    # relu_loss
+    # trajectories and playgrounds
+    "present.trajectories.plot_trajectory": ex(_traj(), Σ, snapshots=2),
+    "present.trajectories.plot_linear_run": ex(_linear_run(), λ, 2),
+    "present.playgrounds.linear_playground": ex(λ, 2, 1e-3, steps=5, seed=0),
+    "present.playgrounds.flow_playground": ex(0.8, 4, 2, 0.01, 1.0, seed=0),
+    "present.playgrounds.relu_playground": ex(3, 2, 0.9, 0.9, n=1, steps=2, seed=0),
+    # exact_training, basins
     "relu.exact_training.exact_loss": ex(W[None], b[None], ω, S, l_max=2),
     "relu.exact_training.exact_loss_grad_hessian": ex(W[None], b[None], ω, S, l_max=1),
     "relu.exact_training.random_init": ex(2, 2, 3, seed=0, scale=0.5),
@@ -251,25 +261,26 @@ EXAMPLES = {
     "relu.basins.basin_study": ex(3, 2, [0.9], 2, importance=ω, steps=2, batch_size=4, lr=0.01,
                              seed=0),
     "relu.basins.plot_basin_probabilities": ex(_study(), x=np.array([0.9]), min_share=0.02),
+    # relu.loss, relu.integrals, relu.minimize, tied.skeleta
     "relu.loss.model_output": ex(W, b, np.array([[0.5, 0.0, 0.2]])),
     "relu.loss.pointwise_loss": ex(W, b, ω, np.array([[0.5, 0.0, 0.2]])),
     "relu.loss.monte_carlo_loss": ex(W, b, ω, S, 100, rng=0),
-    "relu.loss.active_count_pmf": ex(S, 3),
-    "relu.loss.higher_skeleta_mass": ex(S, 3),
-    "relu.loss.subset_probabilities": ex(S, 3),
-    "relu.loss.relu_sq_integral": ex(0.5, 0.1),
-    "relu.loss.recon_sq_integral": ex(0.5, 0.1),
-    "relu.loss.one_sparse_terms": ex(W, b, ω),
-    "relu.loss.loss_L0": ex(W, b, ω),
-    "relu.loss.loss_L1": ex(W, b, ω, S),
-    "relu.loss.loss_L2": ex(W, b, ω, S),
-    "relu.loss.sample_given_active_count": ex(5, np.array([0.5, 0.6, 0.7]), 2, rng=0),
+    "tied.skeleta.active_count_pmf": ex(S, 3),
+    "tied.skeleta.higher_skeleta_mass": ex(S, 3),
+    "tied.skeleta.subset_probabilities": ex(S, 3),
+    "relu.integrals.relu_sq_integral": ex(0.5, 0.1),
+    "relu.integrals.recon_sq_integral": ex(0.5, 0.1),
+    "relu.integrals.one_sparse_terms": ex(W, b, ω),
+    "relu.integrals.loss_L0": ex(W, b, ω),
+    "relu.integrals.loss_L1": ex(W, b, ω, S),
+    "relu.integrals.loss_L2": ex(W, b, ω, S),
+    "tied.skeleta.sample_given_active_count": ex(5, np.array([0.5, 0.6, 0.7]), 2, rng=0),
     "relu.loss.skeleton_decomposition": ex(W, b, ω, S, 50, rng=0),
-    "relu.loss.restricted_loss": ex(W, b, ω, S, 1),
+    "relu.integrals.restricted_loss": ex(W, b, ω, S, 1),
     "relu.loss.one_sparse_error": ex(W, b, ω, S, 50, rng=0),
-    "relu.loss.minimize_restricted_loss": ex(2, 3, ω, S, l_max=1, n_restarts=1, steps=2, lr=0.01,
+    "relu.minimize.minimize_restricted_loss": ex(2, 3, ω, S, l_max=1, n_restarts=1, steps=2, lr=0.01,
                                              seed=0),
-    "relu.loss.two_in_one_candidates": ex(0.5, S, steps=2, lr=0.02),
+    "relu.minimize.two_in_one_candidates": ex(0.5, S, steps=2, lr=0.02),
     # learning coefficients (chapter 5)
     "lc.learning_coefficient.rrr_learning_coefficient": ex(4, 4, 2, 1),
     "lc.learning_coefficient.localised_quadratic_expectation": ex(np.array([1.0, 2.0, 0.0]), 100.0,

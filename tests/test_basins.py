@@ -89,7 +89,7 @@ def test_classify_by_dimension():
 def test_basin_study_small_run():
     st = basins.basin_study(5, 2, [0.9, 0.5], 3, steps=20, batch_size=16, seed=0)
     assert st.W.shape == (6, 2, 5) and st.labels.shape == (6,) and list(st.setting) == [0] * 3 + [1] * 3
-    from toymodels.relu import loss as rl
+    from toymodels.relu import integrals as rl
     ref = rl.restricted_loss(st.W, st.b, 1.0, np.repeat([0.9, 0.5], 3)[:, None], l_max=2)
     assert np.allclose(st.loss, ref, rtol=1e-10)
     assert sum(e.count for e in st.table(1).values()) == 3

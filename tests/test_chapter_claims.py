@@ -9,8 +9,8 @@ a warning"); the checks live here so the pages read as mathematics.
 import numpy as np
 import pytest
 
-from toymodels.present import plots
-from toymodels.relu import loss as rl
+from toymodels.present import playgrounds
+from toymodels.relu import integrals as rl
 from toymodels.train.engine import DivergenceError, NoSuperpositionWarning, TrainConfig, train
 
 W_DEMO = np.random.default_rng(0).normal(size=(2, 5))
@@ -42,6 +42,6 @@ def test_chapter_3_a_diverging_run_names_the_step_and_the_instances():
 
 def test_chapter_3_playground_warns_when_there_is_no_superposition():
     with pytest.warns(NoSuperpositionWarning, match="no superposition to see"):
-        plots.playground(n_features=3, n_hidden=3, steps=20, n_instances=1)
+        playgrounds.relu_playground(D=3, d=3, steps=20, n=1)
     import matplotlib.pyplot as plt
     plt.close("all")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from toymodels.linear import dynamics as ld
-from toymodels.relu import loss as rl
+from toymodels.relu import minimize as rl
 from toymodels.tied import flows
 from toymodels.train.engine import DivergenceError, TrainConfig, train
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from toymodels.relu import exact_training as et
-from toymodels.relu import loss as rl
+from toymodels.relu import integrals as rl
 
 ω5 = 0.9 ** np.arange(5)
 

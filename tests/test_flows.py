@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toymodels.linear import autoencoder as linear
-from toymodels.tied import flows, moments
+from toymodels.tied import flows
 
 sizes = st.tuples(st.integers(1, 4), st.integers(2, 7)).filter(lambda t: t[0] < t[1])
 
@@ -189,20 +189,3 @@ def test_hidden_lyapunov_never_increases_along_the_tied_flows(dD, seed, flow):
     assert np.all(np.diff(V) <= 10 * rtol * max(V[0], 1))
     d, D = dD
     assert np.isclose(flows.energy_corrected(W0), flows.hidden_lyapunov(W0) + (D - d) / 4)
-
-
-def test_playground_draws_a_figure_and_reaches_a_fixed_point():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, traj = flows.playground(S=0.8, D=5, d=2, init_scale=0.1, t_max=300.0, flow="exact")
-    assert len(fig.axes) >= 4 and traj.W.shape == (301, 2, 5)
-    Σ = moments.population_second_moment(0.8, 5)
-    assert flows.fixed_point_residual(traj.W[-1], Σ, "exact") < 1e-6
-    plt.close(fig)
-    with pytest.raises(ValueError, match="init_scale must be positive"):
-        flows.playground(init_scale=0.0)
-    with pytest.raises(ValueError, match="d must be <= 4"):
-        flows.playground(D=5, d=5)

@@ -6,8 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from toymodels.relu import integrals as rl
 from toymodels.relu import kgons as kg
-from toymodels.relu import loss as rl
 
 # The c = 6 values of Chen, Lau, Mendel, Wei & Murfet (2023), as quoted (5 digits) by a
 # third-party reproduction of their table; "+" a dropped feature with positive bias, "-" a dead one.

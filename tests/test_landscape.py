@@ -3,6 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from toymodels.relu import integrals as ri
 from toymodels.relu import kgons as kg
 from toymodels.relu import landscape as ls
 from toymodels.relu import loss as rl
@@ -38,8 +39,8 @@ def test_gradient_matches_the_loss():
     for i in (0, 7, 16):
         e = np.zeros(θ.size)
         e[i] = h
-        fp = rl.restricted_loss(*ls.unflatten(θ + e, 3, 5), 1.0, 0.9, l_max=1)
-        fm = rl.restricted_loss(*ls.unflatten(θ - e, 3, 5), 1.0, 0.9, l_max=1)
+        fp = ri.restricted_loss(*ls.unflatten(θ + e, 3, 5), 1.0, 0.9, l_max=1)
+        fm = ri.restricted_loss(*ls.unflatten(θ - e, 3, 5), 1.0, 0.9, l_max=1)
         assert g[i] == pytest.approx((fp - fm) / (2 * h), abs=1e-8)
 
 

@@ -21,6 +21,7 @@ from toymodels import limits
 from toymodels.linear import autoencoder as linear
 from toymodels.linear.dynamics import escape_rate
 from toymodels.relu import loss as relu_loss
+from toymodels.relu import minimize as relu_minimize
 from toymodels.relu.thomson import solve_thomson
 from toymodels.tied import moments
 from toymodels.tied.data import streaming_moments
@@ -159,7 +160,7 @@ def test_solve_thomson_refuses_a_negative_tolerance():
 
 def test_minimize_restricted_loss_refuses_l_max_7():
     with pytest.raises(ValueError, match="l_max must be <= 2, got 7"):
-        relu_loss.minimize_restricted_loss(2, 3, 1.0, 0.5, l_max=7, steps=1)
+        relu_minimize.minimize_restricted_loss(2, 3, 1.0, 0.5, l_max=7, steps=1)
 
 
 # -- one input policy --------------------------------------------------------------------------------

@@ -78,11 +78,3 @@ def test_bad_arguments():
         ld.train_linear(Σ, 2, init_scale=np.nan)
     with pytest.raises(FloatingPointError, match="diverged"):
         ld.train_linear(Σ, 2, lr=10.0, steps=200, init_scale=1.0)
-
-
-def test_playground_runs():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    run = ld.playground(steps=300)
-    assert run.loss[-1] < run.loss[0]

@@ -10,7 +10,6 @@ import pytest  # noqa: E402
 
 from toymodels.present import plots  # noqa: E402
 from toymodels.relu.geometry import interference  # noqa: E402
-from toymodels.train.engine import NoSuperpositionWarning, TrainResult  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -74,21 +73,6 @@ def test_superposition_panel_colours_shared_features_differently():
     colours = [p.get_facecolor() for p in next(ax for ax in fig.axes if ax.patches).patches]
     inter = interference(W)[0]
     assert inter[2] > inter[0] and colours[2] != colours[0]
-
-
-def test_playground_trains_and_draws():
-    res = plots.playground(5, 2, 0.9, 0.9, n_instances=2, steps=30)
-    assert isinstance(res, TrainResult) and res.W.shape == (2, 2, 5)
-    assert plt.get_fignums()  # a figure was drawn
-    res3 = plots.playground(6, 3, 0.8, n_instances=1, steps=20)
-    assert res3.W.shape == (1, 3, 6)
-
-
-def test_playground_warns_without_superposition_and_refuses_bad_decay():
-    with pytest.warns(NoSuperpositionWarning):
-        plots.playground(3, 3, 0.5, n_instances=1, steps=10)
-    with pytest.raises(ValueError, match="importance_decay"):
-        plots.playground(importance_decay=0.0, steps=10)
 
 
 def test_figure_png_records_the_smallest_drawn_text_and_shows_at_natural_size():

@@ -30,7 +30,8 @@ import torch
 
 from toymodels._checks import check_finite_array, check_float, check_int
 from toymodels.linear.autoencoder import critical_points, second_moment
-from toymodels.relu.loss import _L1, sample_given_active_count
+from toymodels.relu.integrals import _L1
+from toymodels.tied.skeleta import sample_given_active_count
 from toymodels.train import models
 
 __all__ = ["LLCProblem", "linear_regression", "reduced_rank_regression", "linear_autoencoder",

@@ -19,12 +19,12 @@ from toymodels.train.divergence import check_loop_step, lr_advice
 
 __all__ = [
     "LinearRun",
+    "default_lr",
     "train_linear",
     "escape_time",
     "time_near",
     "escape_rate",
     "escape_from_saddle",
-    "playground",
 ]
 
 _OPTIMIZERS = ("gd", "adam")
@@ -45,6 +45,9 @@ def default_lr(Σ, optimizer: str = "gd") -> float:
     """A stable step: 0.05/λ_max for gradient descent (the Hessian's spectrum scales with Σ),
     0.01 for Adam (whose steps have the size of lr whatever the scale of Σ). For Σ = 0 the loss
     is identically zero and every step is stable: 0.05."""
+    Σ = linear.check_sigma(Σ)
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
     if optimizer != "gd":
         return 0.01
     λ_max = np.linalg.eigvalsh(Σ).max()
@@ -190,39 +193,3 @@ def escape_from_saddle(Σ, d: int, I, ε: float, *, drop: float, lr: float | Non
     scale = ε / np.sqrt(np.sum(δA**2) + np.sum(δB**2))
     run = train_linear(Σ, d, steps=steps, lr=lr, A0=cp.A + scale * δA, B0=cp.B + scale * δB)
     return escape_time(run.loss, cp.level, drop)
-
-
-def playground(λ=(4.0, 2.0, 1.0, 0.5), d: int = 2, init_scale: float = 1e-3,
-               optimizer: str = "gd", lr: float | None = None, steps: int = 1500, seed: int = 0,
-               ax=None):
-    """Train the linear autoencoder on Σ = U diag(λ) Uᵀ (random rotation U) from a small
-    random start and plot the loss with every critical value Σ_{i∉J} λ_i (|J| ≤ d) marked.
-
-    Returns the :class:`LinearRun`. Re-runs in well under a second for D ≤ 8.
-    """
-    import matplotlib.pyplot as plt
-
-    λ = check_finite_array(λ, "λ", ndim=1)
-    if np.any(λ <= 0):
-        raise ValueError(f"λ must be positive (Σ positive definite), got {λ}")
-    steps = check_int(steps, "steps", minimum=0)
-    d = check_int(d, "d", minimum=1)
-    _refuse_long_run(f"playground with steps = {steps}, {λ.size} eigenvalues λ, d = {d}",
-                     steps, λ.size, d)
-    rng = as_rng(seed, "seed")
-    U, _ = np.linalg.qr(rng.standard_normal((λ.size, λ.size)))
-    Σ = U @ np.diag(λ) @ U.T
-    run = train_linear(Σ, d, steps=steps, lr=lr, optimizer=optimizer, init_scale=init_scale,
-                       seed=seed)
-    if ax is None:
-        _, ax = plt.subplots()
-    ax.plot(run.loss, color="k", lw=1.5, label=f"{optimizer}, init scale {init_scale:g}")
-    for level, J in linear.critical_levels(λ, d):
-        full = len(J) == d
-        ax.axhline(level, color="C0" if full else "C1", ls="-" if full else ":", lw=0.7)
-    ax.plot([], [], color="C0", lw=0.7, label="critical value, rank d")
-    ax.plot([], [], color="C1", ls=":", lw=0.7, label="critical value, rank < d")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
-    return run

@@ -124,35 +124,3 @@ def superposition_panel(W, b, titles=None, *, ncols: int | None = None, size: fl
     inter_map = plt.cm.ScalarMappable(norm=plt.Normalize(0, 1 / 0.9), cmap="plasma")
     fig.colorbar(inter_map, ax=grid[1].tolist(), shrink=0.9, label="interference")
     return fig
-
-
-def playground(n_features: int = 5, n_hidden: int = 2, sparsity: float = 0.9,
-               importance_decay: float = 0.9, *, n_instances: int = 4, steps: int = 2000,
-               seed: int = 0):
-    """Train ``n_instances`` ReLU output models ``x ↦ ReLU(WᵀWx + b)`` with ``D = n_features``,
-    ``d = n_hidden``, sparsity ``S`` and importance ``ω_i = importance_decay**i`` (a few seconds)
-    and draw them: polygons when ``d = 2``, otherwise ``WᵀW`` and the norm bars.
-
-    Warns (``NoSuperpositionWarning``, from the config) when ``n_hidden >= n_features``
-    (every feature gets its own dimension: no superposition to see). Returns the
-    :class:`toymodels.train.engine.TrainResult`.
-    """
-    from toymodels._checks import check_int, check_probability
-    from toymodels.train.engine import TrainConfig, train
-
-    D = check_int(n_features, "n_features", minimum=2)
-    d = check_int(n_hidden, "n_hidden", minimum=1)
-    S = float(check_probability(sparsity, "sparsity"))
-    if not 0 < importance_decay <= 1:
-        raise ValueError(f"importance_decay must lie in (0, 1], got {importance_decay}")
-    cfg = TrainConfig(model="relu", n_features=D, n_hidden=d, n_instances=n_instances,
-                      sparsity=S, importance=importance_decay ** np.arange(D), batch_size=1024,
-                      steps=steps, lr=1e-2, schedule="cosine", seed=seed, progress=False)
-    res = train(cfg)
-    label = rf"$D = {D}$, $d = {d}$, $S = {S:g}$, $\omega_i = {importance_decay:g}^i$"
-    if d == 2:
-        fig = feature_polygons(res.W)
-    else:
-        fig = superposition_panel(res.W, res.b)
-    fig.suptitle(label)
-    return res

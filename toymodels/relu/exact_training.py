@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from toymodels._checks import check_finite_array, check_float, check_int, check_probability
-from toymodels.relu.loss import _L0, _L1_terms, _L2_pair_terms, active_count_pmf, subset_probabilities
+from toymodels.relu.integrals import _L0, _L1_terms, _L2_pair_terms
+from toymodels.tied.skeleta import active_count_pmf, subset_probabilities
 
 __all__ = ["ExactMinimum", "exact_loss", "exact_loss_grad_hessian", "random_init", "minimize_exact",
            "MAX_INSTANCES"]

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from toymodels._checks import check_finite_array, check_float, check_int
-from toymodels.relu import loss as rl
+from toymodels.relu import integrals as rl
 
 __all__ = [
     "MAX_PARAMETERS",

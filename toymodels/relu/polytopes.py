@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from toymodels._checks import as_real_array, as_rng, check_finite_array, check_float, check_int
-from toymodels.relu import loss as rl
+from toymodels.relu import integrals as rl
+from toymodels.relu.minimize import two_in_one_candidates
 
 __all__ = [
     "POLYTOPES",
@@ -214,7 +215,7 @@ def polytope_critical_point(name: str, S, *, l_max: int = 2) -> PolytopeCritical
 def dropped_feature_loss(S):
     """The loss of a dropped feature whose output is its best constant ``(1 − S)/2``:
     ``Var x_i = (1 − S)/3 − (1 − S)²/4`` (Chapter 3's "feature 2 only" candidate)."""
-    return rl.two_in_one_candidates(1.0, S, optimise=False)["feature 2"]
+    return two_in_one_candidates(1.0, S, optimise=False)["feature 2"]
 
 
 @dataclass(frozen=True)

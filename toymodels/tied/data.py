@@ -43,47 +43,47 @@ def _transform_numpy(u: np.ndarray, S: np.ndarray) -> np.ndarray:
 
 
 def sparse_uniform(T: int, D: int, S=0.0, *, rng: np.random.Generator | int | None = None,
-                   instances: int | None = None) -> np.ndarray:
+                   n: int | None = None) -> np.ndarray:
     """Draw ``T`` iid samples of the sparse uniform data in float64 (numpy).
 
     Parameters
     ----------
     T, D : positive integers, number of samples and of features.
     S : sparsity in ``[0, 1]``: a scalar, a per-feature vector of shape ``(D,)``, or,
-        with ``instances``, an array broadcasting to ``(instances, D)``.
+        with ``n``, an array broadcasting to ``(n, D)``.
     rng : a numpy ``Generator`` or a seed.
-    instances : when given, a leading axis of independent instances: shape
-        ``(instances, T, D)``; otherwise ``(T, D)``.
+    n : when given, a leading axis of independent n: shape
+        ``(n, T, D)``; otherwise ``(T, D)``.
     """
-    T, D, instances = _check_sizes("sparse_uniform", T, D, instances, item=8)
-    if instances is None:
+    T, D, n = _check_sizes("sparse_uniform", T, D, n, item=8)
+    if n is None:
         S = check_probability(S, "S", shape=(D,))
         shape, S_b = (T, D), np.broadcast_to(S, (D,))
     else:
-        S = check_probability(S, "S", shape=(instances, D))
-        shape, S_b = (instances, T, D), np.broadcast_to(S, (instances, D))[:, None, :]
+        S = check_probability(S, "S", shape=(n, D))
+        shape, S_b = (n, T, D), np.broadcast_to(S, (n, D))[:, None, :]
     rng = as_rng(rng, "rng")
     return _transform_numpy(rng.random(shape), S_b)
 
 
-def sparse_uniform_torch(T: int, D: int, S=0.0, *, instances: int | None = None,
+def sparse_uniform_torch(T: int, D: int, S=0.0, *, n: int | None = None,
                          generator: torch.Generator | None = None, device=None,
                          dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Torch version of :func:`sparse_uniform`, on any device.
 
-    ``S`` may also be a tensor. Shape ``(T, D)``, or ``(instances, T, D)`` when
-    ``instances`` is given (the leading instance axis of the batched trainer).
+    ``S`` may also be a tensor. Shape ``(T, D)``, or ``(n, T, D)`` when
+    ``n`` is given (the leading instance axis of the batched trainer).
     """
     from toymodels.environment import choose_device
 
-    T, D, instances = _check_sizes("sparse_uniform_torch", T, D, instances, item=8)
+    T, D, n = _check_sizes("sparse_uniform_torch", T, D, n, item=8)
     device = choose_device(device) if generator is None else generator.device
-    if instances is None:
+    if n is None:
         S_np = check_probability(S, "S", shape=(D,))
         shape, S_shape = (T, D), (D,)
     else:
-        S_np = check_probability(S, "S", shape=(instances, D))
-        shape, S_shape = (instances, T, D), (instances, 1, D)
+        S_np = check_probability(S, "S", shape=(n, D))
+        shape, S_shape = (n, T, D), (n, 1, D)
     S_t = torch.as_tensor(np.broadcast_to(S_np, S_shape[:1] + S_shape[2:]).copy(), dtype=dtype,
                           device=device).reshape(S_shape)
     scale = torch.as_tensor(inverse_density(np.broadcast_to(S_np, S_shape[:1] + S_shape[2:])),
@@ -92,17 +92,17 @@ def sparse_uniform_torch(T: int, D: int, S=0.0, *, instances: int | None = None,
     return (u - S_t).clamp_(min=0).mul_(scale)
 
 
-def _check_sizes(what: str, T, D, instances=None, *, item: int = 8):
-    """``T``, ``D`` (and ``instances``) as positive ints, refused when the ``(instances, T, D)``
+def _check_sizes(what: str, T, D, n=None, *, item: int = 8):
+    """``T``, ``D`` (and ``n``) as positive ints, refused when the ``(n, T, D)``
     array they describe exceeds :mod:`toymodels.limits`."""
     T = check_int(T, "T", minimum=1)
     D = check_int(D, "D", minimum=1)
-    n = 1 if instances is None else check_int(instances, "instances", minimum=1)
-    size = float(n) * T * D
+    m = 1 if n is None else check_int(n, "n (instances)", minimum=1)
+    size = float(m) * T * D
     refuse_if_too_big(f"{what} with T = {T}, D = {D}"
-                      + ("" if instances is None else f", instances = {n}"),
+                      + ("" if n is None else f", n = {m}"),
                       memory=2.0 * item * size, work=10.0 * size, advice="draw fewer samples T")
-    return T, D, instances if instances is None else n
+    return T, D, n if n is None else m
 
 
 def sparsity_grid(n: int, *, low: float = 0.0, high: float = 0.99, log: bool = True) -> np.ndarray:
@@ -122,7 +122,7 @@ def sparsity_grid(n: int, *, low: float = 0.0, high: float = 0.99, log: bool = T
     return 1 - np.geomspace(1 - low, 1 - high, n) if high < 1 else np.linspace(low, high, n)
 
 
-def check_importance(importance, D: int, name: str = "importance") -> np.ndarray:
+def check_importance(ω, D: int, name: str = "ω (importance)") -> np.ndarray:
     """Return the importance weights ``ω`` as a float64 vector of shape ``(D,)``.
 
     ``ω_i ≥ 0`` weighs feature ``i`` in the loss ``Σ_i ω_i (x_i - x̂_i)²`` (the Toy Models
@@ -130,7 +130,7 @@ def check_importance(importance, D: int, name: str = "importance") -> np.ndarray
     the wrong length, a negative or a non-finite entry raises ``ValueError`` naming ``name``.
     """
     D = check_int(D, "D", minimum=1)
-    return check_vector(importance, name, D, nonnegative=True, length_name="D")
+    return check_vector(ω, name, D, nonnegative=True, length_name="D")
 
 
 def _check_one_hot_probabilities(probabilities, D: int) -> np.ndarray:

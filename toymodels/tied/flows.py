@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from toymodels._checks import as_rng, check_finite_array, check_float, check_int
+from toymodels._checks import check_finite_array, check_float, check_int
 from toymodels.limits import refuse_if_too_big
 from toymodels.linear.autoencoder import _gradient, check_sigma, principal_angles
 from toymodels.relu.geometry import gram
@@ -51,8 +51,6 @@ __all__ = [
     "fixed_point_residual",
     "subspace_angle",
     "hidden_lyapunov",
-    "plot_trajectory",
-    "playground",
 ]
 
 
@@ -315,74 +313,3 @@ def hidden_lyapunov(W) -> float:
     W = _check_W(W)
     R = np.eye(W.shape[0]) - W @ W.T
     return float(np.sum(R**2) / 4)
-
-
-def plot_trajectory(traj: FlowTrajectory, Σ, *, snapshots: int = 4, title: str = ""):
-    """Figure of a tied-flow trajectory: ``WᵀW`` at up to ``snapshots`` times (top, two to a
-    row: when ``W`` has covered 1/k, 2/k, ..., all of the length of its path), then the norms
-    ``‖w_i‖`` and interferences ``⟨w_i, w_j⟩`` over time, and the tied loss above its minimum
-    together with :func:`hidden_lyapunov` (log scale). Returns the matplotlib figure."""
-    import matplotlib.pyplot as plt
-
-    Σ = check_sigma(Σ)
-    snapshots = check_int(snapshots, "snapshots", minimum=1, maximum=max(len(traj.t), 1))
-    M = traj.gram
-    D, d = Σ.shape[0], traj.W.shape[1]
-    λ = np.sort(np.linalg.eigvalsh(Σ))[::-1]
-    L_min = λ[d:].sum()
-    fig = plt.figure(figsize=(4.8, 9.2), layout="constrained")
-    ncols = 2 if snapshots > 1 else 1
-    nrows = -(-snapshots // ncols)
-    grid = fig.add_gridspec(nrows + 2, ncols, height_ratios=[1] * nrows + [1.1, 1.1])
-    L = np.array([tied_loss(W, Σ) for W in traj.W]) - L_min
-    V = np.array([hidden_lyapunov(W) for W in traj.W])
-    # snapshots when W has covered 1/k, 2/k, ..., all of the length of its path
-    steps = np.linalg.norm(np.diff(traj.W, axis=0), axis=(1, 2))
-    travelled = np.concatenate([[0.0], np.cumsum(steps)]) / max(steps.sum(), 1e-300)
-    idx = sorted({int(np.argmax(travelled >= q - 1e-12))
-                  for q in np.arange(1, snapshots + 1) / snapshots})
-    vmax = max(np.abs(M).max(), 1e-12)
-    ticks = np.arange(0, D, max(1, -(-D // 6)))  # features numbered from 1, as in the text
-    heat_axes = []
-    for k, i in enumerate(idx):
-        ax = fig.add_subplot(grid[k // ncols, k % ncols])
-        im = ax.imshow(M[i], vmin=-vmax, vmax=vmax, cmap="RdBu_r")
-        ax.set_title(f"$t={traj.t[i]:.3g}$")
-        ax.set_xticks(ticks, [str(j + 1) for j in ticks])
-        ax.set_yticks(ticks, [str(j + 1) for j in ticks])
-        ax.grid(False)
-        heat_axes.append(ax)
-    fig.colorbar(im, ax=heat_axes, shrink=0.8, label=r"entries of $W^\top W$")
-    ax = fig.add_subplot(grid[nrows, :])
-    norms = np.sqrt(np.einsum("tii->ti", M))
-    iu = np.triu_indices(D, 1)
-    ax.plot(traj.t, M[:, iu[0], iu[1]], color="C1", lw=0.7)
-    ax.plot(traj.t, norms, color="C0", lw=1.2)
-    ax.plot([], [], color="C0", label=r"$\|w_i\|$")
-    ax.plot([], [], color="C1", label=r"$\langle w_i, w_j\rangle$")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
-    ax = fig.add_subplot(grid[nrows + 1, :], sharex=ax)
-    ax.semilogy(traj.t, np.maximum(L, 1e-16), label="tied loss − its minimum")
-    ax.semilogy(traj.t, np.maximum(V, 1e-16), label=r"$\frac{1}{4}\|I-WW^\top\|_F^2$")
-    ax.set_xlabel("$t$")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
-def playground(S=0.8, D: int = 6, d: int = 2, init_scale: float = 0.01, t_max: float = 400.0,
-               flow: str = "exact", seed: int = 0):
-    """Integrate a tied flow on the population ``Σ = E[xxᵀ]`` of the sparse data with sparsity
-    ``S`` (scalar or per-feature) from a Gaussian ``W0`` of entry scale ``init_scale``, and plot
-    it with :func:`plot_trajectory`. Returns ``(figure, trajectory)``."""
-    from toymodels.tied.moments import population_second_moment
-
-    D = check_int(D, "D", minimum=2)
-    d = check_int(d, "d", minimum=1, maximum=D - 1)
-    init_scale = check_float(init_scale, "init_scale", positive=True)
-    Σ = population_second_moment(S, D)
-    W0 = init_scale * as_rng(seed, "seed").standard_normal((d, D))
-    traj = integrate_tied(W0, Σ, t_max, flow=flow, n_eval=301)
-    title = f"{flow} flow, D = {D}, d = {d}, init scale {init_scale:g}"
-    return plot_trajectory(traj, Σ, title=title), traj
