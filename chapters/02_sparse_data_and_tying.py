@@ -1015,8 +1015,8 @@ sgd_like = {}
 for opt, lr in [("sgd", η), ("adam", 3e-3)]:
     excess, dist = [], []
     for B in batch_sizes:
-        cfg = TrainConfig(model="tied", n_features=D_h, n_hidden=d_h, n_instances=n_inst,
-                          sparsity=np.broadcast_to(S_het, (n_inst, D_h)), batch_size=int(B),
+        cfg = TrainConfig(model="tied", D=D_h, d=d_h, n=n_inst,
+                          S=np.broadcast_to(S_het, (n_inst, D_h)), batch_size=int(B),
                           steps=n_steps, lr=lr, optimizer=opt, log_every=n_steps, seed=int(B),
                           progress=False)
         W_fin = train(cfg, prefetch=False).W

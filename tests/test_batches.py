@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from toymodels.train import batches as B
-from toymodels.train import engine as tr
+from toymodels.train import plan
 from toymodels.train.engine import TrainConfig, available_cpus, train
 
 
@@ -44,8 +44,8 @@ def test_unit_floats_are_uniform_on_the_grid():
 
 
 def config(**kw) -> TrainConfig:
-    base = dict(model="relu", n_features=40, n_hidden=3, n_instances=4, batch_size=2048,
-                sparsity=np.array([0.0, 0.5, 0.9, 0.99])[:, None], steps=3, log_every=1,
+    base = dict(model="relu", D=40, d=3, n=4, batch_size=2048,
+                S=np.array([0.0, 0.5, 0.9, 0.99])[:, None], steps=3, log_every=1,
                 progress=False)
     base.update(kw)
     return TrainConfig(**base)
@@ -66,7 +66,7 @@ def check_law(x: np.ndarray, S: np.ndarray) -> None:
 @pytest.mark.parametrize("sampler", ["cpu", "block", "device"])
 def test_each_sampler_draws_the_sparse_uniform_law(sampler):
     c = config()
-    S = c.sparsity_array[:, 0]
+    S = c.S_vector[:, 0]
     K = B.chunk_steps(c, "cpu")
     if sampler == "cpu":
         s = B.CpuBatches(c, 0, K, threaded=True)
@@ -77,13 +77,13 @@ def test_each_sampler_draws_the_sparse_uniform_law(sampler):
         for _ in range(c.steps):
             x = s.next()
             s.draw(0, 2)
-            s.draw(2, c.n_instances)
+            s.draw(2, c.n)
             xs.append(x.numpy().copy())
     else:
         s = B.DeviceBatches(c, 0, K, torch.device("cpu"))
         xs = [s.next().numpy().copy() for _ in range(c.steps)]
     s.close()
-    assert xs[0].shape == (c.n_instances, c.n_features, c.batch_size)
+    assert xs[0].shape == (c.n, c.D, c.batch_size)
     assert not np.array_equal(xs[0], xs[1])  # a fresh batch every step
     check_law(np.concatenate(xs, axis=2), S)
 
@@ -120,18 +120,18 @@ def test_available_cpus_reads_affinity_and_cgroup_quota(tmp_path, monkeypatch):
 
 
 def test_prefetch_follows_the_cores_and_never_changes_the_result(monkeypatch):
-    c = config(steps=40, log_every=10, n_features=6, batch_size=128)
+    c = config(steps=40, log_every=10, D=6, batch_size=128)
     seen = []
-    real = tr.CpuBatches
+    real = plan.CpuBatches
 
     def spy(*args, **kw):
         seen.append(kw.get("threaded"))
         return real(*args, **kw)
 
-    monkeypatch.setattr(tr, "CpuBatches", spy)
-    monkeypatch.setattr(tr, "available_cpus", lambda: 1)
+    monkeypatch.setattr(plan, "CpuBatches", spy)
+    monkeypatch.setattr(plan, "available_cpus", lambda: 1)
     one = train(c)
-    monkeypatch.setattr(tr, "available_cpus", lambda: 2)
+    monkeypatch.setattr(plan, "available_cpus", lambda: 2)
     two = train(c)
     assert seen == [False, True]  # a data thread only when a second core can run it
     np.testing.assert_array_equal(one.W, two.W)

@@ -10,7 +10,7 @@ from toymodels.relu import loss as rl
 from toymodels.tied import flows
 from toymodels.train.engine import DivergenceError, TrainConfig, train
 
-BASE = dict(n_features=5, n_hidden=2, n_instances=2, sparsity=0.9, steps=20, batch_size=64,
+BASE = dict(D=5, d=2, n=2, S=0.9, steps=20, batch_size=64,
             log_every=5, progress=False)
 
 
@@ -116,5 +116,5 @@ def test_adam_is_checked_after_every_update():
     ω[1] = 1e36
     with pytest.raises(DivergenceError, match=r"diverged at step 0: the optimizer's second-moment "
                        r"estimate \(Adam's v\) of instance 1 overflowed") as err:
-        run(model="tied", importance=ω, sparsity=0.0, lr=0.01, log_every=10)
+        run(model="tied", ω=ω, S=0.0, lr=0.01, log_every=10)
     assert err.value.instances == [1]

@@ -189,7 +189,7 @@ def test_every_real_float_dtype_is_accepted():
 
 # -- results files ---------------------------------------------------------------------------------
 def _cfg(**kw):
-    base = dict(n_features=4, n_hidden=2, n_instances=2, sparsity=0.5, batch_size=16, steps=6,
+    base = dict(D=4, d=2, n=2, S=0.5, batch_size=16, steps=6,
                 log_every=2, progress=False, seed=1)
     base.update(kw)
     return TrainConfig(**base)

@@ -122,13 +122,13 @@ def test_forward_and_loss_accept_any_real_batch_and_refuse_bad_ones_by_name():
              (dict(x=nan), ValueError, "x contains NaN"),
              (dict(x=x > 0), TypeError, "x must be .*bool"),
              (dict(x=x[:, :, :2]), ValueError, r"x must have shape \(n, T, D\) = \(2, T, 3\)"),
-             (dict(importance=-ω), ValueError, "importance must be >= 0"),
-             (dict(importance=ω[:, :2]), ValueError, "importance has shape"),
-             (dict(importance="1"), TypeError, "importance must be"),
+             (dict(ω=-ω), ValueError, r"ω \(importance\) must be >= 0"),
+             (dict(ω=ω[:, :2]), ValueError, r"ω \(importance\) has shape"),
+             (dict(ω="1"), TypeError, r"ω \(importance\) must be"),
              (dict(params={"W": params["W"]}), ValueError, "params of a 'relu' model"),
              (dict(params={**params, "b": params["b"][:, :2]}), ValueError, r"params\['b'\]")]
     for kw, exc, msg in cases:
-        args = {"params": params, "x": x, "importance": ω, **kw}
+        args = {"params": params, "x": x, "ω": ω, **kw}
         with pytest.raises(exc, match=msg):
             models.loss("relu", **args)
 

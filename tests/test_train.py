@@ -12,7 +12,7 @@ from toymodels.train import optim
 from toymodels.train.batches import BlockBatches, CpuBatches
 from toymodels.train.engine import DivergenceError, TrainConfig, TrainResult, train
 
-SMALL = dict(n_features=5, n_hidden=2, n_instances=3, batch_size=64, steps=40, log_every=10,
+SMALL = dict(D=5, d=2, n=3, batch_size=64, steps=40, log_every=10,
              progress=False)
 
 
@@ -42,9 +42,9 @@ def test_result_has_the_contract_shapes(model):
 def test_logged_loss_is_the_loss_of_the_logged_batch():
     """Step 0 is logged before any update: it is the loss of the initial parameters, whose
     expectation the test computes by Monte Carlo on its own data."""
-    c = cfg(model="tied", steps=1, n_instances=2, batch_size=4096, sparsity=0.5)
+    c = cfg(model="tied", steps=1, n=2, batch_size=4096, S=0.5)
     r = train(c)
-    init = tr._init_params(c)["W"].numpy()
+    init = c.initial_params()["W"].numpy()
     rng = np.random.default_rng(0)
     x = rng.random((200_000, 5)) * (rng.random((200_000, 5)) < 0.5)
     for k in range(2):
@@ -68,8 +68,8 @@ def test_intro_config_learns_beyond_the_trivial_solution():
     n = 4
     S = np.array([0.0, 0.5, 0.8, 0.95])[:, None]
     ω = 0.9 ** np.arange(5)
-    c = TrainConfig(model="relu", n_features=5, n_hidden=2, n_instances=n, sparsity=S,
-                    importance=ω, batch_size=512, steps=2500, lr=1e-2, log_every=100,
+    c = TrainConfig(model="relu", D=5, d=2, n=n, S=S,
+                    ω=ω, batch_size=512, steps=2500, lr=1e-2, log_every=100,
                     progress=False)
     r = train(c)
     rng = np.random.default_rng(1)
@@ -95,19 +95,19 @@ def test_same_seed_same_result_and_prefetch_does_not_matter():
     assert not np.array_equal(a.params["W"], c.params["W"])
 
 
-@pytest.mark.parametrize("kw", [dict(n_features=7, batch_size=33, n_instances=5),  # odd D T
-                                dict(n_features=5, batch_size=64, n_instances=4)])
+@pytest.mark.parametrize("kw", [dict(D=7, batch_size=33, n=5),  # odd D T
+                                dict(D=5, batch_size=64, n=4)])
 def test_batches_drawn_by_the_workers_are_the_batches_of_the_data_thread(kw):
     """With several workers and prefetching, each worker draws its instances of the batch
     (PCG64.advance into the chunk's stream): exactly the numbers of the data thread, whatever
     the chunk length, the block edges, the parity of the offsets and the first step."""
-    c = cfg(sparsity=np.linspace(0, 0.95, kw["n_instances"])[:, None], **kw)
+    c = cfg(S=np.linspace(0, 0.95, kw["n"])[:, None], **kw)
     for K, start in [(1, 0), (3, 0), (3, 4)]:
         b = BlockBatches(c, start, K)
         ref = CpuBatches(c, start, K, threaded=False)
         for _ in range(start, c.steps):
             x = b.next()
-            for a, e in [(3, c.n_instances), (0, 1), (1, 3)]:
+            for a, e in [(3, c.n), (0, 1), (1, 3)]:
                 b.draw(a, e)
             np.testing.assert_array_equal(x.numpy(), ref.next().numpy())
     # the trainer: same result with the workers drawing and with no prefetching at all
@@ -118,7 +118,7 @@ def test_batches_drawn_by_the_workers_are_the_batches_of_the_data_thread(kw):
 
 
 def test_resume_with_workers_drawing_the_data(tmp_path):
-    c = cfg(steps=150, log_every=20, n_instances=4)
+    c = cfg(steps=150, log_every=20, n=4)
     full = train(c, workers=2, prefetch=True)
     half = train(c.replace(steps=71), workers=2, prefetch=True)
     rest = train(c, resume=half, workers=2, prefetch=True)
@@ -163,11 +163,11 @@ def test_checkpoint_is_written_and_loads(tmp_path):
 
 @pytest.mark.parametrize("model", ["relu", "linear"])
 def test_save_load_round_trip(tmp_path, model):
-    r = train(cfg(model=model, importance=np.linspace(1, 2, 5), sparsity=[[0.1], [0.5], [0.9]]))
+    r = train(cfg(model=model, ω=np.linspace(1, 2, 5), S=[[0.1], [0.5], [0.9]]))
     r.save(tmp_path / "r.npz")
     back = TrainResult.load(tmp_path / "r.npz")
     assert back.config == r.config
-    np.testing.assert_array_equal(back.config.sparsity_array, r.config.sparsity_array)
+    np.testing.assert_array_equal(back.config.S_vector, r.config.S_vector)
     for k in r.params:
         np.testing.assert_array_equal(back.params[k], r.params[k])
     np.testing.assert_array_equal(back.loss_history, r.loss_history)
@@ -214,10 +214,10 @@ def test_divergence_names_step_and_instance():
     ω[1] = 1e36  # instance 1 alone blows up: finite at step 0, inf at step 1
     with pytest.raises(DivergenceError, match=r"diverged at step 1: the loss of instance 1 is"
                        r" (inf|nan)") as err:
-        train(cfg(model="tied", importance=ω, optimizer="sgd", lr=0.01, sparsity=0.0))
+        train(cfg(model="tied", ω=ω, optimizer="sgd", lr=0.01, S=0.0))
     assert err.value.step == 1 and err.value.instances == [1]
     with pytest.raises(DivergenceError) as err:  # the same with the workers drawing the data
-        train(cfg(model="tied", importance=ω, optimizer="sgd", lr=0.01, sparsity=0.5),
+        train(cfg(model="tied", ω=ω, optimizer="sgd", lr=0.01, S=0.5),
               workers=2, prefetch=True)
     assert err.value.step == 1 and err.value.instances == [1]
 
@@ -230,7 +230,7 @@ def test_divergence_found_without_synchronising(monkeypatch):
     ω[2] = 1e36
     with pytest.raises(DivergenceError, match=r"diverged at step 1: the loss gradient of "
                        r"instance 2 is not finite") as err:
-        train(cfg(model="tied", importance=ω, optimizer="sgd", lr=0.01, sparsity=0.0))
+        train(cfg(model="tied", ω=ω, optimizer="sgd", lr=0.01, S=0.0))
     assert err.value.step == 1 and err.value.instances == [2]
     r = train(cfg(steps=57, log_every=7))  # a healthy run passes every (partial) check
     assert np.all(np.isfinite(r.final_loss))
@@ -259,7 +259,7 @@ def test_fused_engine_equals_autograd_and_torch_optim(model, opt, kw):
     """Same batches, same initialisation: hand-derived gradients + the fused optimiser follow
     autograd + torch.optim step for step (float64)."""
     c = cfg(model=model, optimizer=opt, dtype="float64", steps=150, lr=0.01,
-            importance=np.linspace(0.5, 1.5, 5), sparsity=[[0.0], [0.5], [0.9]], **kw)
+            ω=np.linspace(0.5, 1.5, 5), S=[[0.0], [0.5], [0.9]], **kw)
     fused, ref = train(c), train(c, engine="reference")
     for k in fused.params:
         np.testing.assert_allclose(fused.params[k], ref.params[k], rtol=1e-7, atol=1e-9)
@@ -267,7 +267,7 @@ def test_fused_engine_equals_autograd_and_torch_optim(model, opt, kw):
 
 
 def test_a_config_that_does_not_fit_is_refused_with_the_estimate():
-    big = cfg(n_instances=100_000, batch_size=100_000, n_features=10_000)
+    big = cfg(n=100_000, batch_size=100_000, D=10_000)
     need = tr.estimate_memory(big)
     assert need > 4e14
     msg = r"needs about 1.78 PiB on cpu but only [\d.]+ [GMT]iB is available"
@@ -276,7 +276,7 @@ def test_a_config_that_does_not_fit_is_refused_with_the_estimate():
 
 
 def test_memory_estimate_is_close_to_what_is_allocated():
-    c = cfg(n_instances=20, n_features=200, n_hidden=20, batch_size=1024)
+    c = cfg(n=20, D=200, d=20, batch_size=1024)
     need = tr.estimate_memory(c)
     per_step = 20 * 1024 * 200 * 4
     assert 3 * per_step < need < 20 * per_step
@@ -324,13 +324,13 @@ def test_float64_training_agrees_with_float32():
 
 
 def test_sweep_helper_and_shapes_of_sparsity():
-    s = TrainConfig.sweep([0.0, 0.5, 0.9], n_features=4, progress=False)
-    assert s.n_instances == 3 and s.sparsity_array.shape == (3, 4)
-    assert np.all(s.sparsity_array[2] == 0.9)
-    one = TrainConfig(n_instances=1, n_features=3, sparsity=[0.1, 0.2, 0.3])
-    np.testing.assert_array_equal(one.sparsity_array, [[0.1, 0.2, 0.3]])
-    both = TrainConfig(n_instances=2, n_features=3, importance=[1, 2, 3])
-    np.testing.assert_array_equal(both.importance_array, [[1, 2, 3], [1, 2, 3]])
+    s = TrainConfig.sweep([0.0, 0.5, 0.9], D=4, progress=False)
+    assert s.n == 3 and s.S_vector.shape == (3, 4)
+    assert np.all(s.S_vector[2] == 0.9)
+    one = TrainConfig(n=1, D=3, S=[0.1, 0.2, 0.3])
+    np.testing.assert_array_equal(one.S_vector, [[0.1, 0.2, 0.3]])
+    both = TrainConfig(n=2, D=3, ω=[1, 2, 3])
+    np.testing.assert_array_equal(both.ω_vector, [[1, 2, 3], [1, 2, 3]])
 
 
 # --- progress bar -------------------------------------------------------------------------------
@@ -352,21 +352,21 @@ def test_progress_bar_only_when_asked(capsys, monkeypatch):
 
 BAD = [
     (dict(model="sigmoid"), ValueError, r"model must be one of \['linear', 'tied', 'relu'\]"),
-    (dict(n_features=0), ValueError, "n_features must be >= 1, got 0"),
-    (dict(n_hidden=2.5), TypeError, "n_hidden must be an integer"),
-    (dict(n_instances=-1), ValueError, "n_instances must be >= 1"),
+    (dict(D=0), ValueError, "D must be >= 1, got 0"),
+    (dict(d=2.5), TypeError, "d must be an integer"),
+    (dict(n=-1), ValueError, "n must be >= 1"),
     (dict(batch_size=True), TypeError, "batch_size must be an integer"),
     (dict(steps=0), ValueError, "steps must be >= 1"),
     (dict(log_every=0), ValueError, "log_every must be >= 1"),
     (dict(seed=-3), ValueError, "seed must be >= 0"),
-    (dict(sparsity=1.5), ValueError, "sparsity must lie in \\[0, 1\\], got an entry 1.5"),
-    (dict(sparsity=[0.1, 0.2, 0.3]), ValueError,
-     r"sparsity has shape \(3,\); .*pass an array of shape \(n_instances, 1\)"),
-    (dict(sparsity=np.zeros((3, 4))), ValueError, r"sparsity has shape \(3, 4\); allowed"),
-    (dict(sparsity="dense"), TypeError, "sparsity must be a number or an array of numbers"),
-    (dict(importance=-1.0), ValueError, "importance must be >= 0, got an entry -1"),
-    (dict(importance=[1.0, math.inf, 1, 1, 1]), ValueError, "importance must be finite"),
-    (dict(importance=np.ones(4)), ValueError, r"importance has shape \(4,\); allowed"),
+    (dict(S=1.5), ValueError, "S \\(sparsity\\) must lie in \\[0, 1\\], got an entry 1.5"),
+    (dict(S=[0.1, 0.2, 0.3]), ValueError,
+     r"S \(sparsity\) has shape \(3,\); .*pass an array of shape \(n, 1\)"),
+    (dict(S=np.zeros((3, 4))), ValueError, r"S \(sparsity\) has shape \(3, 4\); allowed"),
+    (dict(S="dense"), TypeError, "S \\(sparsity\\) must be a number or an array of numbers"),
+    (dict(ω=-1.0), ValueError, "ω \\(importance\\) must be >= 0, got an entry -1"),
+    (dict(ω=[1.0, math.inf, 1, 1, 1]), ValueError, "ω \\(importance\\) must be finite"),
+    (dict(ω=np.ones(4)), ValueError, r"ω \(importance\) has shape \(4,\); allowed"),
     (dict(lr=0.0), ValueError, "lr must be positive \\(> 0\\), got 0"),
     (dict(lr=math.nan), ValueError, "lr must be finite"),
     (dict(lr="fast"), TypeError, "lr must be a real number"),
@@ -419,22 +419,22 @@ def test_a_bad_TOYMODELS_ENGINE_is_refused_by_name(monkeypatch):
 
 
 @pytest.mark.parametrize("bad, exc, msg", [
-    (np.array([1.0, 1j, 1.0, 1.0, 1.0]), TypeError, "importance .*complex"),
-    (np.array([True, False, True, True, True]), TypeError, "importance .*bool"),
-    (np.array(["1", "1", "1", "1", "1"]), TypeError, "importance .*strings"),
-    ("1", TypeError, "importance .*string"),
-    (torch.tensor([1.0, 1.0, 1.0, 1.0, 1.0]) + 0j, TypeError, "importance .*complex"),
+    (np.array([1.0, 1j, 1.0, 1.0, 1.0]), TypeError, r"ω \(importance\) .*complex"),
+    (np.array([True, False, True, True, True]), TypeError, r"ω \(importance\) .*bool"),
+    (np.array(["1", "1", "1", "1", "1"]), TypeError, r"ω \(importance\) .*strings"),
+    ("1", TypeError, r"ω \(importance\) .*string"),
+    (torch.tensor([1.0, 1.0, 1.0, 1.0, 1.0]) + 0j, TypeError, r"ω \(importance\) .*complex"),
 ])
 def test_importance_of_the_wrong_kind_is_refused(bad, exc, msg):
     with pytest.raises(exc, match=msg):
-        cfg(importance=bad)
+        cfg(ω=bad)
 
 
 def test_importance_in_any_real_dtype_is_accepted():
     ω = np.array([1.0, 0.5, 0.25, 2.0, 1.0])
     for v in (ω.tolist(), ω.astype(np.float16), torch.as_tensor(ω).to(torch.bfloat16),
               torch.as_tensor(ω, dtype=torch.float32)):
-        np.testing.assert_array_equal(cfg(importance=v).importance, ω)
+        np.testing.assert_array_equal(cfg(ω=v).ω, ω)
 
 
 def test_learning_rate_checks_its_arguments_by_name():
@@ -455,5 +455,5 @@ def test_learning_rate_checks_its_arguments_by_name():
 def test_no_superposition_config_warns():
     from toymodels.train.engine import NoSuperpositionWarning
 
-    with pytest.warns(NoSuperpositionWarning, match="n_hidden = 3 >= n_features = 3"):
-        TrainConfig(model="relu", n_features=3, n_hidden=3, n_instances=1, steps=1)
+    with pytest.warns(NoSuperpositionWarning, match="d = 3 >= D = 3"):
+        TrainConfig(model="relu", D=3, d=3, n=1, steps=1)

@@ -145,8 +145,8 @@ def playground(n_features: int = 5, n_hidden: int = 2, sparsity: float = 0.9,
     S = float(check_probability(sparsity, "sparsity"))
     if not 0 < importance_decay <= 1:
         raise ValueError(f"importance_decay must lie in (0, 1], got {importance_decay}")
-    cfg = TrainConfig(model="relu", n_features=D, n_hidden=d, n_instances=n_instances,
-                      sparsity=S, importance=importance_decay ** np.arange(D), batch_size=1024,
+    cfg = TrainConfig(model="relu", D=D, d=d, n=n_instances,
+                      S=S, ω=importance_decay ** np.arange(D), batch_size=1024,
                       steps=steps, lr=1e-2, schedule="cosine", seed=seed, progress=False)
     res = train(cfg)
     label = rf"$D = {D}$, $d = {d}$, $S = {S:g}$, $\omega_i = {importance_decay:g}^i$"

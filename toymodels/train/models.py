@@ -41,11 +41,14 @@ instance's parameters and data.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from toymodels._checks import as_real_tensor, check_int
+from toymodels import limits
+from toymodels._checks import as_real_tensor, check_float, check_importance, check_int
 
-__all__ = ["MODELS", "param_shapes", "forward", "loss", "loss_and_grad", "Workspace"]
+__all__ = ["MODELS", "param_shapes", "init_params", "forward", "loss", "loss_and_grad", "Workspace"]
 
 #: the models this module implements
 MODELS = ("linear", "tied", "relu")
@@ -72,6 +75,23 @@ def _shapes(model: str, n: int, d: int, D: int) -> dict[str, tuple[int, ...]]:
     if model == "tied":
         return {"W": (n, d, D)}
     return {"W": (n, d, D), "b": (n, D)}
+
+
+def init_params(model: str, n: int, d: int, D: int, *, seed: int = 0,
+                scale: float | None = None) -> dict[str, torch.Tensor]:
+    """The initial parameters of a run: Gaussian entries of std ``scale`` (``None``: the
+    Xavier-normal-like ``√(2 / (d + D))``), and a zero bias; float64 on the CPU, drawn from a
+    generator seeded with ``seed``, so they are the same on every device and in every loop."""
+    shapes = param_shapes(model, n, d, D)
+    limits.refuse_if_too_big(f"init_params of a {model!r} model with n = {n}, d = {d}, D = {D}",
+                             memory=8.0 * sum(math.prod(s) for s in shapes.values()),
+                             advice="use smaller sizes")
+    seed = check_int(seed, "seed", minimum=0, maximum=2**63 - 1)
+    std = math.sqrt(2.0 / (d + D)) if scale is None else check_float(scale, "scale", positive=True)
+    gen = torch.Generator().manual_seed(seed)
+    return {name: (torch.zeros(shape, dtype=torch.float64) if name == "b" else
+                   torch.randn(shape, generator=gen, dtype=torch.float64) * std)
+            for name, shape in shapes.items()}
 
 
 def _check_params(model: str, params) -> tuple[int, int, int]:
@@ -134,26 +154,23 @@ def _forward(model: str, params: dict, x: torch.Tensor) -> torch.Tensor:
     return torch.relu(out + params["b"].unsqueeze(1))
 
 
-def loss(model: str, params: dict, x: torch.Tensor, importance) -> torch.Tensor:
+def loss(model: str, params: dict, x: torch.Tensor, ω) -> torch.Tensor:
     """Per-instance loss ``(1/T) Σ_t Σ_i ω_i (x_ti − x̂_ti)²``, shape ``(n,)``.
 
-    ``x`` has shape ``(n, T, D)`` (as in :func:`forward`); ``importance`` (ω ≥ 0, finite)
+    ``x`` has shape ``(n, T, D)`` (as in :func:`forward`); the importance ``ω`` (≥ 0, finite)
     broadcasts to ``(n, D)``. A sum over features and a mean over the batch: the Monte Carlo
     estimate of the integral loss of Section 3.1 of the notes.
     """
     _check_model(model)
     x = _check_batch(model, params, x)
-    ω = as_real_tensor(importance, "importance", dtype=x.dtype, device=x.device,
-                       what="ω: a number or an array of non-negative real numbers")
-    if bool((ω < 0).any()):
-        raise ValueError(f"importance must be >= 0, got an entry {float(ω[ω < 0].flatten()[0]):g}")
+    ω = torch.as_tensor(check_importance(ω), dtype=x.dtype, device=x.device)
     nD = (x.shape[0], x.shape[2])
     try:
         fits = torch.broadcast_shapes(ω.shape, nD) == nD
     except RuntimeError:
         fits = False
     if not fits:
-        raise ValueError(f"importance has shape {tuple(ω.shape)}, which does not broadcast to "
+        raise ValueError(f"ω (importance) has shape {tuple(ω.shape)}, which does not broadcast to "
                          f"(n, D) = {nD}")
     return _loss(model, params, x, ω)
 
