@@ -64,6 +64,12 @@ def _cfg(**kw):
     return TrainConfig(**base)
 
 
+def _relu_class():
+    from toymodels.train.models import ReLU
+
+    return ReLU  # registering it again replaces the registry's instance by an equal one
+
+
 def _traj():
     from toymodels.tied.flows import integrate_tied
 
@@ -209,6 +215,7 @@ EXAMPLES = {
     # models
     "train.models.param_shapes": ex("relu", 2, 2, 3),
     "train.models.init_params": ex("relu", 2, 2, 3, seed=1, scale=0.5),
+    "train.models.register": ex(_relu_class()),
     "train.models.forward": ex("relu", {"W": torch.zeros(2, 2, 3), "b": torch.zeros(2, 3)},
                          torch.zeros(2, 8, 3)),
     "train.models.loss": ex("relu", {"W": torch.zeros(2, 2, 3), "b": torch.zeros(2, 3)},

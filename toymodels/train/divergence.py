@@ -115,7 +115,7 @@ def find_divergence(cfg: TrainConfig, params: dict, x: torch.Tensor, c: torch.Te
             raise _diverged("training", t - 1, bad, _overflow_what(bad[0]),
                             _trainer_advice(cfg, overflow=True))
     ω = torch.as_tensor(cfg.ω_vector, dtype=x.dtype, device=x.device)
-    L = models._loss(cfg.model, params, x.transpose(1, 2), ω)
+    L = models.MODELS[cfg.model].loss(params, x.transpose(1, 2), ω)
     grads = {k: torch.empty_like(p) for k, p in params.items()}
     models.loss_and_grad(cfg.model, params, x, c, grads, need_loss=False)
     bad_g = torch.zeros(cfg.n, dtype=torch.bool, device=x.device)

@@ -35,6 +35,7 @@ def train_reference(cfg: TrainConfig, *, plan=None) -> TrainResult:
     rate. ``plan``: a :class:`~toymodels.train.plan.RunPlan` (``None``: :func:`plan_run`).
     """
     plan = plan_run(cfg) if plan is None else plan
+    model = models.MODELS[cfg.model]  # forward pass and loss (toymodels.train.models)
     params = {k: p.to(plan.dtype).to(plan.device).requires_grad_()
               for k, p in cfg.initial_params().items()}
     opt = torch_optimizer(cfg, params.values())
@@ -44,7 +45,7 @@ def train_reference(cfg: TrainConfig, *, plan=None) -> TrainResult:
     start = time.perf_counter()
     for t in range(cfg.steps):
         x = batches.next().to(plan.dtype).transpose(1, 2)  # the batch of step t, (n, T, D)
-        L = models.loss(cfg.model, params, x, ω)  # one loss per instance, (n,)
+        L = model.loss(params, x, ω)  # one loss per instance, (n,)
         check(t, L, opt)  # NaN, inf or a runaway loss: DivergenceError naming t and the instance
         if t in logged:
             history.append(L.detach().double().cpu())

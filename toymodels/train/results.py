@@ -98,8 +98,8 @@ class TrainResult:
 
     def torch_params(self, device=None, dtype=torch.float32) -> dict:
         """The parameters as torch tensors (named ``A, B`` / ``W`` / ``W, b``)."""
-        names = {"linear": ("A", "B"), "tied": ("W",), "relu": ("W", "b")}[self.config.model]
-        return {k: torch.as_tensor(np.ascontiguousarray(getattr(self, k)), dtype=dtype,
+        names = models.param_shapes(self.config.model, 1, 1, 1)  # the names, from the registry
+        return {k: torch.as_tensor(np.ascontiguousarray(self.params[k]), dtype=dtype,
                                    device=device) for k in names}
 
     def evaluate(self, batch_size: int = 100_000, *, seed: int = 12345) -> np.ndarray:
