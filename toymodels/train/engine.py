@@ -336,12 +336,8 @@ def _loop(run: _Run, checkpoint, checkpoint_every) -> None:
     guard = (AsyncDivergenceGuard(cfg, run.grads, plan.device, run.v) if plan.accelerator
              else None)
     progress = _Progress(run, checkpoint, checkpoint_every)
-    if plan.on_cpu:
-        # one intra-op thread: the parallelism comes from the data thread and the workers
-        # (blocking Python threads degrade gracefully on a busy machine, OpenMP spinning does not)
-        torch.set_num_threads(1)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), plan.one_thread():
             for t in range(run.start, cfg.steps):
                 x = batches.next()
                 if plan.dtype != torch.float32:
@@ -358,6 +354,4 @@ def _loop(run: _Run, checkpoint, checkpoint_every) -> None:
     finally:
         batches.close()
         stepper.close()
-        if plan.on_cpu:
-            torch.set_num_threads(plan.threads)
         progress.close()

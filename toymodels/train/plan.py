@@ -11,6 +11,7 @@ the config and the machine; :func:`~toymodels.train.engine.train`, the reference
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -58,6 +59,20 @@ class RunPlan:
         workers, prefetching): the same numbers as the data thread, drawn where they are used."""
         return (not self.accelerator and self.prefetch and self.workers > 1
                 and self.dtype == torch.float32)
+
+    @contextlib.contextmanager
+    def one_thread(self):
+        """On the CPU, run the block with one torch intra-op thread (restored after): the
+        parallelism comes from the data thread and the gradient workers, and blocking Python
+        threads degrade gracefully on a busy machine where OpenMP's spinning threads do not
+        (tiny products on several OpenMP threads were 20 times slower on a shared machine)."""
+        if self.on_cpu:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if self.on_cpu:
+                torch.set_num_threads(self.threads)
 
     def batches(self, cfg: TrainConfig, start: int = 0, *, plain: bool = False):
         """The data stream of the run from step ``start``: the batch of step ``t`` is the

@@ -43,17 +43,18 @@ def train_reference(cfg: TrainConfig, *, plan=None) -> TrainResult:
     batches = plan.batches(cfg, plain=True)
     logged, history, check = set(cfg.log_steps.tolist()), [], StepGuard(cfg)
     start = time.perf_counter()
-    for t in range(cfg.steps):
-        x = batches.next().to(plan.dtype).transpose(1, 2)  # the batch of step t, (n, T, D)
-        L = model.loss(params, x, ω)  # one loss per instance, (n,)
-        check(t, L, opt)  # NaN, inf or a runaway loss: DivergenceError naming t and the instance
-        if t in logged:
-            history.append(L.detach().double().cpu())
-        opt.zero_grad()
-        L.sum().backward()
-        for group in opt.param_groups:
-            group["lr"] = cfg.learning_rate(t)
-        opt.step()
+    with plan.one_thread():  # on the CPU, one torch thread (as the engine)
+        for t in range(cfg.steps):
+            x = batches.next().to(plan.dtype).transpose(1, 2)  # the batch of step t, (n, T, D)
+            L = model.loss(params, x, ω)  # one loss per instance, (n,)
+            check(t, L, opt)  # NaN, inf or a runaway loss: DivergenceError naming t, instance
+            if t in logged:
+                history.append(L.detach().double().cpu())
+            opt.zero_grad()
+            L.sum().backward()
+            for group in opt.param_groups:
+                group["lr"] = cfg.learning_rate(t)
+            opt.step()
     batches.close()
     return TrainResult(
         config=cfg, params={k: p.detach().cpu().numpy().astype(np.float64) for k, p in params.items()},
