@@ -139,6 +139,7 @@ EXAMPLES = {
     "environment.setup": ex(seed=0, device="cpu", style=False, threads=1),
     "environment.seed_everything": ex(3),
     "environment.choose_device": ex("cpu"),
+    "environment.default_device": ex(),
     "environment.widgets_live": ex(),
     # flows
     "tied.flows.tied_loss": ex(A.T, Σ),

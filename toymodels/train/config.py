@@ -23,6 +23,7 @@ from toymodels._checks import (
     check_int,
     check_probability,
 )
+from toymodels.environment import default_device
 from toymodels.train import models
 from toymodels.train.optim import OPTIMIZERS, SCHEDULES, _learning_rate
 
@@ -100,7 +101,8 @@ class TrainConfig:
     init_scale : ``None`` for the Xavier-normal-like default std ``√(2 / (d + D))``, or the
         std of the Gaussian initialisation; the ReLU bias starts at zero.
     seed : seeds the initialisation and the data (reproducible run to run on one device).
-    device : ``None`` (cuda when present, else cpu), ``"cpu"``, ``"cuda"``, ...
+    device : ``"cpu"``, ``"cuda"``, ..., or ``None``: the device set by ``tm.setup(device=...)``
+        (:func:`toymodels.environment.default_device`), else cuda when present, else cpu.
     progress : ``None``: a tqdm bar only in an interactive terminal or Colab (or when the
         environment variable ``TOYMODELS_PROGRESS=1``), never when ``CI`` is set; a bool forces.
     betas, eps, momentum : Adam's ``(β1, β2)`` and ``ε``; SGD's momentum.
@@ -172,6 +174,8 @@ class TrainConfig:
                             f"got {type(self.device).__name__}")
         if isinstance(self.device, torch.device):
             put("device", str(self.device))
+        if self.device is None:  # the device of tm.setup(device=...), when it set one
+            put("device", default_device())
         if self.progress is not None and not isinstance(self.progress, bool):
             raise TypeError(f"progress must be None or a bool, got {self.progress!r}")
         try:
