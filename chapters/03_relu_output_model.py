@@ -1073,7 +1073,7 @@ plt.show()
 # Every function used above refuses bad input with an error that names the argument, a
 # diverging run stops at the first non-finite loss and names the step and the instances, and
 # asking the trainer for as many hidden dimensions as features, where superposition is the
-# point, gives a `NoSuperpositionWarning`. `tests/test_relu_loss.py`, `tests/test_train.py`
+# point, gives a `NoSuperpositionWarning`. `tests/test_relu_loss.py`, `tests/test_config.py`, `tests/test_divergence.py`
 # and `tests/test_plots.py` check each of these.
 
 # %% [markdown]

@@ -4,11 +4,13 @@ tm.setup(device=...) sets is the one new configs use."""
 import numpy as np
 import pytest
 import torch
+from test_batches import config  # the batch-sampler tests' config: 4 instances, 40 features
 
 import toymodels as tm
 from toymodels import environment
 from toymodels.train import batches, engine, plan, resources
 from toymodels.train.config import TrainConfig
+from toymodels.train.engine import train
 
 SMALL = dict(D=5, d=2, n=2, S=0.5, batch_size=32, steps=12, log_every=4, progress=False)
 
@@ -95,3 +97,22 @@ def test_setup_refuses_a_device_this_machine_lacks_and_keeps_the_old_default():
     with pytest.raises(ValueError, match="available"):
         tm.setup(seed=0, device="cuda:99", style=False)
     assert environment.default_device() is None
+
+
+def test_prefetch_follows_the_cores_and_never_changes_the_result(monkeypatch):
+    c = config(steps=40, log_every=10, D=6, batch_size=128)
+    seen = []
+    real = plan.CpuBatches
+
+    def spy(*args, **kw):
+        seen.append(kw.get("threaded"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(plan, "CpuBatches", spy)
+    monkeypatch.setattr(plan, "available_cpus", lambda: 1)
+    one = train(c)
+    monkeypatch.setattr(plan, "available_cpus", lambda: 2)
+    two = train(c)
+    assert seen == [False, True]  # a data thread only when a second core can run it
+    np.testing.assert_array_equal(one.W, two.W)
+    np.testing.assert_array_equal(one.loss_history, two.loss_history)
