@@ -36,8 +36,8 @@ def exact(n: int, S: float, steps: int, seed: int):
 
 def sampled(n: int, S: float, steps: int, seed: int):
     t = time.perf_counter()
-    cfg = TrainConfig(model="relu", n_features=5, n_hidden=2, n_instances=n, sparsity=S,
-                      importance=1.0, batch_size=1024, steps=steps, lr=0.01, schedule="cosine",
+    cfg = TrainConfig(model="relu", D=5, d=2, n=n, S=S,
+                      ω=1.0, batch_size=1024, steps=steps, lr=0.01, schedule="cosine",
                       seed=seed, progress=False)
     res = train(cfg)
     labels = [basins.classify(W) for W in res.W]

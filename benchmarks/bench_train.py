@@ -37,22 +37,22 @@ import torch
 
 from toymodels.environment import choose_device
 from toymodels.tied.data import sparse_uniform_torch
-from toymodels.train.engine import TrainConfig, _init_params, train
+from toymodels.train.engine import TrainConfig, train
 
 
 def intro_config(**kw) -> TrainConfig:
     n = 10
-    return TrainConfig(model="relu", n_features=5, n_hidden=2, n_instances=n,
-                       sparsity=(1 - 20.0 ** -np.linspace(0, 1, n))[:, None],
-                       importance=0.9 ** np.arange(5), batch_size=1024, lr=1e-3, log_every=50,
+    return TrainConfig(model="relu", D=5, d=2, n=n,
+                       S=(1 - 20.0 ** -np.linspace(0, 1, n))[:, None],
+                       ω=0.9 ** np.arange(5), batch_size=1024, lr=1e-3, log_every=50,
                        progress=False, **kw)
 
 
 def large_config(**kw) -> TrainConfig:
     n = 20
-    return TrainConfig(model="relu", n_features=200, n_hidden=20, n_instances=n,
-                       sparsity=(1 - 20.0 ** -np.linspace(0, 1, n))[:, None],
-                       importance=0.99 ** np.arange(200), batch_size=1024, lr=1e-3,
+    return TrainConfig(model="relu", D=200, d=20, n=n,
+                       S=(1 - 20.0 ** -np.linspace(0, 1, n))[:, None],
+                       ω=0.99 ** np.arange(200), batch_size=1024, lr=1e-3,
                        log_every=10, progress=False, **kw)
 
 
@@ -63,7 +63,7 @@ def large_config(**kw) -> TrainConfig:
 def paper_batch(cfg: TrainConfig, gen: torch.Generator, p: torch.Tensor) -> torch.Tensor:
     """A batch ``(n, T, D)`` drawn the way the Toy Models paper's code draws it: uniform values,
     kept where a second uniform falls below the feature probability ``p = 1 − S``."""
-    shape = (cfg.n_instances, cfg.batch_size, cfg.n_features)
+    shape = (cfg.n, cfg.batch_size, cfg.D)
     values = torch.rand(shape, generator=gen, device=gen.device)
     active = torch.rand(shape, generator=gen, device=gen.device) <= p
     return torch.where(active, values, torch.zeros((), device=gen.device))
@@ -73,11 +73,11 @@ def baseline(cfg: TrainConfig, device, batch: str = "paper") -> dict:
     """The obvious loop: einsum + autograd + torch.optim.Adam, a fresh batch every step
     (``batch``: ``"paper"`` for :func:`paper_batch`, ``"toymodels"`` for
     ``toymodels.tied.data.sparse_uniform_torch``)."""
-    init = _init_params(cfg)
+    init = cfg.initial_params()
     W = torch.nn.Parameter(init["W"].to(device, torch.float32))
     b = torch.nn.Parameter(init["b"].to(device, torch.float32))
-    ω = torch.as_tensor(cfg.importance_array, dtype=torch.float32, device=device)
-    S = cfg.sparsity_array
+    ω = torch.as_tensor(cfg.ω_vector, dtype=torch.float32, device=device)
+    S = cfg.S_vector
     opt = torch.optim.Adam([W, b], lr=cfg.lr)
     gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     p = torch.as_tensor(1 - S, dtype=torch.float32, device=device)[:, None, :]  # (n, 1, D)
@@ -87,8 +87,8 @@ def baseline(cfg: TrainConfig, device, batch: str = "paper") -> dict:
         if batch == "paper":
             x = paper_batch(cfg, gen, p)
         else:
-            x = sparse_uniform_torch(cfg.batch_size, cfg.n_features, S,
-                                     instances=cfg.n_instances, generator=gen)
+            x = sparse_uniform_torch(cfg.batch_size, cfg.D, S,
+                                     instances=cfg.n, generator=gen)
         h = torch.einsum("ntD,ndD->ntd", x, W)
         out = torch.relu(torch.einsum("ntd,ndD->ntD", h, W) + b[:, None, :])
         loss = (ω[:, None, :] * (x - out) ** 2).sum(-1).mean(-1)  # (n,)
@@ -206,7 +206,7 @@ def matmul_gflops(device, size: int = 1024, reps: int = 20) -> float:
 def step_flops(cfg: TrainConfig) -> float:
     """Matrix-product FLOPs of one ReLU-model step: 2 forward and 3 backward products of
     ``2 n T d D`` each (the bias row adds a ``D`` to two of them)."""
-    n, T, d, D = cfg.n_instances, cfg.batch_size, cfg.n_hidden, cfg.n_features
+    n, T, d, D = cfg.n, cfg.batch_size, cfg.d, cfg.D
     return 2.0 * n * T * D * (5 * d + 2)
 
 
@@ -279,7 +279,7 @@ def compare(name: str, cfg: TrainConfig, device, mm_gflops: float, rounds: int) 
 def sweep(device, n: int = 10_000, steps: int = 2_000) -> None:
     """10,000 instances of the intro config on one device: instance-steps per second."""
     cfg = intro_config(steps=steps, device=str(device))
-    cfg = cfg.replace(n_instances=n, sparsity=(1 - 20.0 ** -np.linspace(0, 1, n))[:, None],
+    cfg = cfg.replace(n=n, S=(1 - 20.0 ** -np.linspace(0, 1, n))[:, None],
                       log_every=500)
     train(cfg.replace(steps=50))  # warm-up (allocator, kernels)
     res, mem = measure(lambda: train(cfg), device)
@@ -309,8 +309,8 @@ def main(argv=None) -> int:
     ok = True
     for name, cfg in [("intro", intro_config(steps=5000 // q, device=str(device))),
                       ("large", large_config(steps=400 // q, device=str(device)))]:
-        print(f"\n== {name}: model relu, D={cfg.n_features}, d={cfg.n_hidden}, "
-              f"n={cfg.n_instances}, batch={cfg.batch_size}, {cfg.steps} steps, "
+        print(f"\n== {name}: model relu, D={cfg.D}, d={cfg.d}, "
+              f"n={cfg.n}, batch={cfg.batch_size}, {cfg.steps} steps, "
               f"Adam lr={cfg.lr:g}", flush=True)
         ok &= compare(name, cfg, device, mm, args.rounds)["same"]
     if args.sweep:

@@ -301,7 +301,7 @@ S_sweep = np.array([0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99])
 seeds = 20  # independent runs per sparsity, trained side by side in one call
 S_inst = np.repeat(S_sweep, seeds)
 ω5 = 0.9 ** np.arange(5)
-cfg5 = tm.TrainConfig.sweep(S_inst, model="relu", n_features=5, n_hidden=2, importance=ω5,
+cfg5 = tm.TrainConfig.sweep(S_inst, model="relu", D=5, d=2, ω=ω5,
                          batch_size=1024, steps=3000, lr=1e-2, schedule="cosine", seed=0)
 res5 = tm.train_models(cfg5)
 shape5 = np.array([tm.polygon_label(W) for W in res5.W])  # "pentagon", "square", ...
@@ -616,8 +616,8 @@ R, Pd = np.meshgrid(r_grid, p_grid2)  # rows: density, columns: relative importa
 r_inst, p_inst = np.tile(R.ravel(), 2), np.tile(Pd.ravel(), 2)
 ω21 = np.c_[np.ones_like(r_inst), r_inst]
 S21 = (1 - p_inst)[:, None]
-cfg21 = tm.TrainConfig(model="relu", n_features=2, n_hidden=1, n_instances=len(r_inst),
-                    sparsity=S21, importance=ω21, batch_size=1024, steps=4000, lr=2e-2,
+cfg21 = tm.TrainConfig(model="relu", D=2, d=1, n=len(r_inst),
+                    S=S21, ω=ω21, batch_size=1024, steps=4000, lr=2e-2,
                     schedule="cosine", seed=0)
 res21 = tm.train_models(cfg21)
 L_exact21 = tm.restricted_loss(res21.W, res21.b, ω21, S21, l_max=2).reshape(2, -1)
@@ -728,7 +728,7 @@ plt.show()
 # %%
 inv_density = np.array([1.5, 2.2, 2.8, 3.5, 4.5, 5.5, 12.0, 40.0])
 S_big = 1 - 1 / inv_density
-cfg_big = tm.TrainConfig.sweep(S_big, model="relu", n_features=200, n_hidden=20, importance=1.0,
+cfg_big = tm.TrainConfig.sweep(S_big, model="relu", D=200, d=20, ω=1.0,
                             batch_size=256, steps=3000, lr=5e-3, schedule="cosine", seed=0)
 res_big = tm.train_models(cfg_big)
 dpf = tm.dimensions_per_feature(res_big.W)
@@ -849,8 +849,8 @@ S_th = np.ones((len(NN), 12))
 ω_th = np.zeros((len(NN), 12))
 for k, N in enumerate(NN):
     S_th[k, :N], ω_th[k, :N] = 0.99, 1.0
-cfg_th = tm.TrainConfig(model="relu", n_features=12, n_hidden=3, n_instances=len(NN),
-                     sparsity=S_th, importance=ω_th, batch_size=1024, steps=4000, lr=1e-2,
+cfg_th = tm.TrainConfig(model="relu", D=12, d=3, n=len(NN),
+                     S=S_th, ω=ω_th, batch_size=1024, steps=4000, lr=1e-2,
                      schedule="cosine", seed=0)
 res_th = tm.train_models(cfg_th)
 L_th = tm.restricted_loss(res_th.W, res_th.b, ω_th, S_th, l_max=2)
@@ -1060,7 +1060,7 @@ plt.show()
 # Every function used above refuses bad input with an error that names the argument, a
 # diverging run stops at the first non-finite loss and names the step and the instances, and
 # asking the trainer for as many hidden dimensions as features, where superposition is the
-# point, gives a `NoSuperpositionWarning`. `tests/test_relu_loss.py`, `tests/test_train.py`
+# point, gives a `NoSuperpositionWarning`. `tests/test_relu_loss.py`, `tests/test_config.py`, `tests/test_divergence.py`
 # and `tests/test_plots.py` check each of these.
 
 # %% [markdown]

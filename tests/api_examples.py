@@ -58,10 +58,16 @@ B_SMOOTH = np.array([-0.1, -0.1, 0.1])
 def _cfg(**kw):
     from toymodels.train.config import TrainConfig
 
-    base = dict(n_features=3, n_hidden=2, n_instances=2, sparsity=0.5, batch_size=8, steps=3,
+    base = dict(D=3, d=2, n=2, S=0.5, batch_size=8, steps=3,
                 log_every=1, progress=False)
     base.update(kw)
     return TrainConfig(**base)
+
+
+def _relu_class():
+    from toymodels.train.models import ReLU
+
+    return ReLU  # registering it again replaces the registry's instance by an equal one
 
 
 def _traj():
@@ -114,8 +120,8 @@ EXAMPLES = {
     # book
     "present.book.glue": ex("x", 1.5, digits=4),
     # config
-    "train.config.TrainConfig": ex(model="relu", n_features=3, n_hidden=2, n_instances=2, sparsity=0.5,
-                             importance=ω, batch_size=8, steps=3, lr=1e-3, log_every=1,
+    "train.config.TrainConfig": ex(model="relu", D=3, d=2, n=2, S=0.5,
+                             ω=ω, batch_size=8, steps=3, lr=1e-3, log_every=1,
                              weight_decay=0.0, seed=0, eps=1e-8, momentum=0.0, progress=False),
     # data
     "tied.data.sparse_uniform": ex(4, 3, S, rng=0, n=2),
@@ -139,6 +145,7 @@ EXAMPLES = {
     "environment.setup": ex(seed=0, device="cpu", style=False, threads=1),
     "environment.seed_everything": ex(3),
     "environment.choose_device": ex("cpu"),
+    "environment.default_device": ex(),
     "environment.widgets_live": ex(),
     # flows
     "tied.flows.tied_loss": ex(A.T, Σ),
@@ -212,6 +219,8 @@ EXAMPLES = {
                                              seed=0),
     # models
     "train.models.param_shapes": ex("relu", 2, 2, 3),
+    "train.models.init_params": ex("relu", 2, 2, 3, seed=1, scale=0.5),
+    "train.models.register": ex(_relu_class()),
     "train.models.forward": ex("relu", {"W": torch.zeros(2, 2, 3), "b": torch.zeros(2, 3)},
                          torch.zeros(2, 8, 3)),
     "train.models.loss": ex("relu", {"W": torch.zeros(2, 2, 3), "b": torch.zeros(2, 3)},
@@ -338,4 +347,7 @@ EXAMPLES = {
     "relu.thomson.random_sphere_points": ex(3, 3, rng=0),
     # train
     "train.engine.train": ex(CFG, checkpoint_every=1, workers=1),
+    "train.plan.plan_run": ex(CFG, workers=1, prefetch=False),
+    "train.reference.train_reference": ex(CFG),
+    "train.reference.torch_optimizer": ex(CFG, [torch.zeros(2, requires_grad=True)]),
 }

@@ -1,14 +1,20 @@
 """The trainer's data stream (toymodels.train.batches): the bits, the law, and the three samplers."""
 
-import os
 
 import numpy as np
 import pytest
 import torch
 
 from toymodels.train import batches as B
-from toymodels.train import engine as tr
-from toymodels.train.engine import TrainConfig, available_cpus, train
+from toymodels.train.batches import BlockBatches, CpuBatches
+from toymodels.train.engine import TrainConfig, train
+
+SMALL = dict(D=5, d=2, n=3, batch_size=64, steps=40, log_every=10,
+             progress=False)
+
+
+def cfg(**kw) -> TrainConfig:
+    return TrainConfig(**{**SMALL, **kw})
 
 
 def expected_unit_floats(seed: int, m: int, skip: int = 0) -> np.ndarray:
@@ -44,8 +50,8 @@ def test_unit_floats_are_uniform_on_the_grid():
 
 
 def config(**kw) -> TrainConfig:
-    base = dict(model="relu", n_features=40, n_hidden=3, n_instances=4, batch_size=2048,
-                sparsity=np.array([0.0, 0.5, 0.9, 0.99])[:, None], steps=3, log_every=1,
+    base = dict(model="relu", D=40, d=3, n=4, batch_size=2048,
+                S=np.array([0.0, 0.5, 0.9, 0.99])[:, None], steps=3, log_every=1,
                 progress=False)
     base.update(kw)
     return TrainConfig(**base)
@@ -66,7 +72,7 @@ def check_law(x: np.ndarray, S: np.ndarray) -> None:
 @pytest.mark.parametrize("sampler", ["cpu", "block", "device"])
 def test_each_sampler_draws_the_sparse_uniform_law(sampler):
     c = config()
-    S = c.sparsity_array[:, 0]
+    S = c.S_vector[:, 0]
     K = B.chunk_steps(c, "cpu")
     if sampler == "cpu":
         s = B.CpuBatches(c, 0, K, threaded=True)
@@ -77,13 +83,13 @@ def test_each_sampler_draws_the_sparse_uniform_law(sampler):
         for _ in range(c.steps):
             x = s.next()
             s.draw(0, 2)
-            s.draw(2, c.n_instances)
+            s.draw(2, c.n)
             xs.append(x.numpy().copy())
     else:
         s = B.DeviceBatches(c, 0, K, torch.device("cpu"))
         xs = [s.next().numpy().copy() for _ in range(c.steps)]
     s.close()
-    assert xs[0].shape == (c.n_instances, c.n_features, c.batch_size)
+    assert xs[0].shape == (c.n, c.D, c.batch_size)
     assert not np.array_equal(xs[0], xs[1])  # a fresh batch every step
     check_law(np.concatenate(xs, axis=2), S)
 
@@ -100,39 +106,23 @@ def test_batches_depend_on_seed_and_step_only():
     assert not np.array_equal(other.next().numpy(), full[0])
 
 
-def test_available_cpus_reads_affinity_and_cgroup_quota(tmp_path, monkeypatch):
-    assert 1 <= available_cpus() <= (os.cpu_count() or 1)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    empty = tmp_path / "none"
-    empty.mkdir()
-    assert available_cpus(str(empty)) == 4
-    v2 = tmp_path / "v2"
-    v2.mkdir()
-    (v2 / "cpu.max").write_text("150000 100000\n")  # 1.5 cores: two threads may run
-    assert available_cpus(str(v2)) == 2
-    (v2 / "cpu.max").write_text("max 100000\n")
-    assert available_cpus(str(v2)) == 4
-    v1 = tmp_path / "v1" / "cpu"
-    v1.mkdir(parents=True)
-    (v1 / "cpu.cfs_quota_us").write_text("100000\n")
-    (v1 / "cpu.cfs_period_us").write_text("100000\n")
-    assert available_cpus(str(tmp_path / "v1")) == 1
-
-
-def test_prefetch_follows_the_cores_and_never_changes_the_result(monkeypatch):
-    c = config(steps=40, log_every=10, n_features=6, batch_size=128)
-    seen = []
-    real = tr.CpuBatches
-
-    def spy(*args, **kw):
-        seen.append(kw.get("threaded"))
-        return real(*args, **kw)
-
-    monkeypatch.setattr(tr, "CpuBatches", spy)
-    monkeypatch.setattr(tr, "available_cpus", lambda: 1)
-    one = train(c)
-    monkeypatch.setattr(tr, "available_cpus", lambda: 2)
-    two = train(c)
-    assert seen == [False, True]  # a data thread only when a second core can run it
-    np.testing.assert_array_equal(one.W, two.W)
-    np.testing.assert_array_equal(one.loss_history, two.loss_history)
+@pytest.mark.parametrize("kw", [dict(D=7, batch_size=33, n=5),  # odd D T
+                                dict(D=5, batch_size=64, n=4)])
+def test_batches_drawn_by_the_workers_are_the_batches_of_the_data_thread(kw):
+    """With several workers and prefetching, each worker draws its instances of the batch
+    (PCG64.advance into the chunk's stream): exactly the numbers of the data thread, whatever
+    the chunk length, the block edges, the parity of the offsets and the first step."""
+    c = cfg(S=np.linspace(0, 0.95, kw["n"])[:, None], **kw)
+    for K, start in [(1, 0), (3, 0), (3, 4)]:
+        b = BlockBatches(c, start, K)
+        ref = CpuBatches(c, start, K, threaded=False)
+        for _ in range(start, c.steps):
+            x = b.next()
+            for a, e in [(3, c.n), (0, 1), (1, 3)]:
+                b.draw(a, e)
+            np.testing.assert_array_equal(x.numpy(), ref.next().numpy())
+    # the trainer: same result with the workers drawing and with no prefetching at all
+    runs = [train(c, workers=2, prefetch=True), train(c, workers=2, prefetch=False)]
+    for k in runs[0].params:
+        np.testing.assert_array_equal(runs[0].params[k], runs[1].params[k])
+    np.testing.assert_array_equal(runs[0].loss_history, runs[1].loss_history)

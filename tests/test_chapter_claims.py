@@ -29,13 +29,13 @@ def test_chapter_3_losses_refuse_importances_of_the_wrong_length():
 
 
 def test_chapter_3_trainer_refuses_importances_for_the_wrong_number_of_instances():
-    with pytest.raises(ValueError, match=r"importance has shape \(3, 5\); allowed"):
-        TrainConfig(n_features=5, n_instances=2, importance=np.ones((3, 5)))
+    with pytest.raises(ValueError, match=r"ω \(importance\) has shape \(3, 5\); allowed"):
+        TrainConfig(D=5, n=2, ω=np.ones((3, 5)))
 
 
 def test_chapter_3_a_diverging_run_names_the_step_and_the_instances():
     with pytest.raises(DivergenceError, match=r"training diverged at step \d+") as err:
-        train(TrainConfig(n_features=5, n_hidden=2, n_instances=3, sparsity=0.5,
+        train(TrainConfig(D=5, d=2, n=3, S=0.5,
                           optimizer="sgd", lr=1e6, steps=50, progress=False))
     assert err.value.instances and err.value.step >= 0
 

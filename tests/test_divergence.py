@@ -2,6 +2,7 @@
 DivergenceError (naming the step, the instance and what to change) for a non-finite or runaway
 loss and for an optimiser state that overflowed (which freezes the parameters)."""
 
+
 import numpy as np
 import pytest
 
@@ -10,7 +11,16 @@ from toymodels.relu import minimize as rl
 from toymodels.tied import flows
 from toymodels.train.engine import DivergenceError, TrainConfig, train
 
-BASE = dict(n_features=5, n_hidden=2, n_instances=2, sparsity=0.9, steps=20, batch_size=64,
+SMALL = dict(D=5, d=2, n=3, batch_size=64, steps=40, log_every=10,
+             progress=False)
+
+
+def cfg(**kw) -> TrainConfig:
+    return TrainConfig(**{**SMALL, **kw})
+
+
+
+BASE = dict(D=5, d=2, n=2, S=0.9, steps=20, batch_size=64,
             log_every=5, progress=False)
 
 
@@ -116,5 +126,32 @@ def test_adam_is_checked_after_every_update():
     ω[1] = 1e36
     with pytest.raises(DivergenceError, match=r"diverged at step 0: the optimizer's second-moment "
                        r"estimate \(Adam's v\) of instance 1 overflowed") as err:
-        run(model="tied", importance=ω, sparsity=0.0, lr=0.01, log_every=10)
+        run(model="tied", ω=ω, S=0.0, lr=0.01, log_every=10)
     assert err.value.instances == [1]
+
+
+def test_divergence_names_step_and_instance():
+    ω = np.ones((3, 5))
+    ω[1] = 1e36  # instance 1 alone blows up: finite at step 0, inf at step 1
+    with pytest.raises(DivergenceError, match=r"diverged at step 1: the loss of instance 1 is"
+                       r" (inf|nan)") as err:
+        train(cfg(model="tied", ω=ω, optimizer="sgd", lr=0.01, S=0.0))
+    assert err.value.step == 1 and err.value.instances == [1]
+    with pytest.raises(DivergenceError) as err:  # the same with the workers drawing the data
+        train(cfg(model="tied", ω=ω, optimizer="sgd", lr=0.01, S=0.5),
+              workers=2, prefetch=True)
+    assert err.value.step == 1 and err.value.instances == [1]
+
+
+def test_divergence_found_without_synchronising(monkeypatch):
+    """The accelerator path (a ring of per-step gradient sums reduced on the device and read back
+    asynchronously), exercised on the CPU: it names the same step and instance."""
+    monkeypatch.setenv("TOYMODELS_ACCELERATOR_PATH", "1")
+    ω = np.ones((3, 5))
+    ω[2] = 1e36
+    with pytest.raises(DivergenceError, match=r"diverged at step 1: the loss gradient of "
+                       r"instance 2 is not finite") as err:
+        train(cfg(model="tied", ω=ω, optimizer="sgd", lr=0.01, S=0.0))
+    assert err.value.step == 1 and err.value.instances == [2]
+    r = train(cfg(steps=57, log_every=7))  # a healthy run passes every (partial) check
+    assert np.all(np.isfinite(r.final_loss))

@@ -122,13 +122,13 @@ def test_forward_and_loss_accept_any_real_batch_and_refuse_bad_ones_by_name():
              (dict(x=nan), ValueError, "x contains NaN"),
              (dict(x=x > 0), TypeError, "x must be .*bool"),
              (dict(x=x[:, :, :2]), ValueError, r"x must have shape \(n, T, D\) = \(2, T, 3\)"),
-             (dict(importance=-ω), ValueError, "importance must be >= 0"),
-             (dict(importance=ω[:, :2]), ValueError, "importance has shape"),
-             (dict(importance="1"), TypeError, "importance must be"),
+             (dict(ω=-ω), ValueError, r"ω \(importance\) must be >= 0"),
+             (dict(ω=ω[:, :2]), ValueError, r"ω \(importance\) has shape"),
+             (dict(ω="1"), TypeError, r"ω \(importance\) must be"),
              (dict(params={"W": params["W"]}), ValueError, "params of a 'relu' model"),
              (dict(params={**params, "b": params["b"][:, :2]}), ValueError, r"params\['b'\]")]
     for kw, exc, msg in cases:
-        args = {"params": params, "x": x, "importance": ω, **kw}
+        args = {"params": params, "x": x, "ω": ω, **kw}
         with pytest.raises(exc, match=msg):
             models.loss("relu", **args)
 
@@ -139,3 +139,54 @@ def test_param_shapes_checks_the_sizes_by_name():
                          (2, 1, 0, "D must be >= 1"), (2, 1, 1 + 1j, "D must be an integer")]:
         with pytest.raises((TypeError, ValueError), match=msg):
             models.param_shapes("relu", n, d, D)
+
+
+def test_the_registry_holds_one_class_per_model_in_order():
+    assert list(models.MODELS) == ["linear", "tied", "relu"]
+    for name, m in models.MODELS.items():
+        assert isinstance(m, models.ToyModel) and m.name == name
+    with pytest.raises(TypeError, match="register takes a ToyModel subclass"):
+        models.register(int)
+
+
+def test_a_new_model_is_one_registered_class():
+    """Adding a model touches one place: a ToyModel subclass with @register. Here the tied model
+    with a bias, x ↦ WᵀWx + b; the config accepts it, its gradient equals autograd's, and the
+    fast engine and the reference loop train it to the same losses."""
+    from toymodels.train.config import TrainConfig
+    from toymodels.train.engine import train
+
+    @models.register
+    class TiedAffine(models.ToyModel):
+        name, zero_init = "tied_affine", ("b",)
+
+        def shapes(self, n, d, D):
+            return {"W": (n, d, D), "b": (n, D)}
+
+        def forward(self, params, x):
+            W = params["W"]
+            return torch.bmm(torch.bmm(x, W.transpose(1, 2)), W) + params["b"].unsqueeze(1)
+
+        def loss_and_grad(self, params, xT, c, grads, ws, need_loss):
+            W = params["W"]
+            H = torch.bmm(W, xT, out=ws.H)
+            R = torch.baddbmm(params["b"].unsqueeze(2), W.transpose(1, 2), H, out=ws.R).sub_(xT)
+            L = models._weighted_sq(R, c, ws) if need_loss else None
+            torch.sum(R, dim=2, out=grads["b"]).mul_(c)
+            models._tied_weight_grad(W, H, R, xT, c, grads["W"], ws)
+            return L
+
+    try:
+        x, ω, params = _setup("tied_affine", 2, 17, 2, 5, seed=4)
+        L_ref, g_ref = _autograd("tied_affine", params, x, ω)
+        L, g = _hand("tied_affine", params, x, ω)
+        torch.testing.assert_close(L, L_ref, rtol=1e-10, atol=1e-12)
+        for k in g:
+            torch.testing.assert_close(g[k], g_ref[k], rtol=1e-9, atol=1e-11)
+        cfg = TrainConfig(model="tied_affine", D=5, d=2, n=2, S=0.5, batch_size=32, steps=30,
+                          log_every=10, dtype="float64", progress=False)
+        fused, ref = train(cfg), train(cfg, engine="reference")
+        np.testing.assert_allclose(fused.loss_history, ref.loss_history, rtol=1e-9)
+        assert fused.b.shape == (2, 5) and fused.torch_params().keys() == {"W", "b"}
+    finally:
+        del models.MODELS["tied_affine"]

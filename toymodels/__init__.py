@@ -23,6 +23,7 @@ SECTIONS: dict[str, dict[str, str]] = {
     "Set-up and the book": {
         "setup": "environment", "seed_everything": "environment",
         "choose_device": "environment", "widgets_live": "environment",
+        "default_device": "environment",
         "BOOK_STYLE": "environment", "glue": "present.book",
     },
     "Section 1: the linear autoencoder x ↦ ABx (Chapter 1)": {
@@ -115,6 +116,8 @@ SECTIONS: dict[str, dict[str, str]] = {
     "The training engine": {
         # ``tm.train`` is the subpackage toymodels.train, so the function is ``train_models``
         "TrainConfig": "train.engine", "train_models": "train.engine:train",
+        "train_reference": "train.reference", "TrainResult": "train.results",
+        "DivergenceError": "train.divergence", "RunPlan": "train.plan", "plan_run": "train.plan",
     },
     "Presentation: figures and playgrounds": {
         "feature_polygons": "present.plots", "superposition_panel": "present.plots",

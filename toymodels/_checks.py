@@ -28,6 +28,7 @@ __all__ = [
     "check_finite_array",
     "check_symmetric_pd",
     "check_vector",
+    "check_importance",
     "as_real_array",
     "as_real_tensor",
     "env_int",
@@ -103,6 +104,18 @@ def check_vector(value, name: str, length: int, *, nonnegative: bool = False,
         raise ValueError(f"{name} must be finite, got non-finite entries")
     if nonnegative and np.any(arr < 0):
         raise ValueError(f"{name} must be non-negative, got an entry {arr[arr < 0][0]:g}")
+    return arr
+
+
+def check_importance(value, name: str = "ω (importance)") -> np.ndarray:
+    """Return the importance weights ``ω`` (Section 3.1 of the notes: the loss weights
+    ``Σ_i ω_i (x_i − x̂_i)²``) as a float64 array, after checking that they are real, finite and
+    ``>= 0``. The one check of ``ω`` in the package; the caller checks the shape it needs."""
+    arr = as_real_array(value, name, "a number or an array of numbers >= 0")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got non-finite entries")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be >= 0, got an entry {arr[arr < 0].ravel()[0]:g}")
     return arr
 
 

@@ -15,7 +15,11 @@ import torch
 from toymodels._checks import check_int, env_int
 from toymodels.limits import check_threads, machine_cores
 
-__all__ = ["setup", "seed_everything", "choose_device", "widgets_live", "BOOK_STYLE"]
+__all__ = ["setup", "seed_everything", "choose_device", "default_device", "widgets_live",
+           "BOOK_STYLE"]
+
+#: the device set by ``setup(device=...)`` for new training configs (``None``: automatic)
+_default_device: str | None = None
 
 #: matplotlib rc settings shared by every figure of the book. Sizes are chosen for the page:
 #: at ``figure.dpi`` a figure of the default width is shown 480 CSS px wide (the PNG itself has
@@ -81,6 +85,13 @@ def choose_device(device: str | torch.device | None = None) -> torch.device:
     raise ValueError(f"device {device!r} is not supported by toymodels; available: {available}")
 
 
+def default_device() -> str | None:
+    """The device that new training configs (:class:`~toymodels.train.config.TrainConfig`) use
+    when given none: the one set by the last ``setup(device=...)`` (``"cpu"``, ``"cuda:0"``, ...),
+    or ``None`` (cuda when present, else the CPU) when it set none."""
+    return _default_device
+
+
 def widgets_live() -> bool:
     """Whether a chapter should show its ipywidgets sliders.
 
@@ -116,7 +127,12 @@ def env_flag(name: str) -> bool | None:
 
 def setup(seed: int = 0, device: str | torch.device | None = None, *, style: bool = True,
           threads: int | None = None) -> torch.device:
-    """Prepare a chapter: seed everything, apply :data:`BOOK_STYLE`, return the device.
+    """Prepare a chapter: seed everything, apply :data:`BOOK_STYLE`, set and return the device.
+
+    ``device``: the device that new training configs use by default (:func:`default_device`;
+    a config's own ``device=`` wins); ``None`` returns to the automatic choice (cuda when
+    present, else the CPU). A device this machine lacks raises ``ValueError``
+    (:func:`choose_device`).
 
     ``threads`` caps torch's intra-op threads (default: leave torch's choice, or the
     ``TOYMODELS_THREADS`` environment variable when set): an integer ``>= 1`` (else
@@ -131,6 +147,7 @@ def setup(seed: int = 0, device: str | torch.device | None = None, *, style: boo
         threads = check_threads(threads, "threads")
     if not isinstance(style, bool):
         raise TypeError(f"style must be True or False, got {style!r}")
+    chosen = choose_device(device)
     seed_everything(seed)
     if threads is not None:
         torch.set_num_threads(threads)
@@ -141,4 +158,6 @@ def setup(seed: int = 0, device: str | torch.device | None = None, *, style: boo
         from toymodels.present.figures import register_png_formatter
 
         register_png_formatter()  # sharp PNGs that record their smallest text
-    return choose_device(device)
+    global _default_device
+    _default_device = None if device is None else str(chosen)
+    return chosen

@@ -113,8 +113,8 @@ def relu_playground(D: int = 5, d: int = 2, S: float = 0.9, importance_decay: fl
     importance_decay = check_float(importance_decay, "importance_decay")
     if not 0 < importance_decay <= 1:
         raise ValueError(f"importance_decay must lie in (0, 1], got {importance_decay}")
-    cfg = TrainConfig(model="relu", n_features=D, n_hidden=d, n_instances=n,
-                      sparsity=S, importance=importance_decay ** np.arange(D), batch_size=batch,
+    cfg = TrainConfig(model="relu", D=D, d=d, n=n,
+                      S=S, ω=importance_decay ** np.arange(D), batch_size=batch,
                       steps=steps, lr=1e-2, schedule="cosine", seed=seed, progress=False)
     res = train(cfg)
     label = rf"$D = {D}$, $d = {d}$, $S = {S:g}$, $\omega_i = {importance_decay:g}^i$"

@@ -206,8 +206,8 @@ def basin_study(n_features: int, n_hidden: int, sparsity, n: int, *, importance=
         raise ValueError(f"importance must be a scalar, shape (D,) or (m, D) = ({m}, {D}), "
                          f"got {ω.shape}")
     setting = np.repeat(np.arange(m), n)
-    cfg = TrainConfig(model="relu", n_features=D, n_hidden=d, n_instances=m * n,
-                      sparsity=S[setting][:, None], importance=ω[setting], batch_size=batch_size,
+    cfg = TrainConfig(model="relu", D=D, d=d, n=m * n,
+                      S=S[setting][:, None], ω=ω[setting], batch_size=batch_size,
                       steps=steps, lr=lr, schedule="cosine", seed=seed, progress=progress,
                       log_every=max(1, steps // 60))
     res = train(cfg)

@@ -49,7 +49,7 @@ def chunk_steps(cfg, device_type: str) -> int:
     if device_type not in ("cpu", "cuda", "mps", "xpu"):
         raise ValueError(f"device_type must be a device type such as 'cpu' or 'cuda', "
                          f"got {device_type!r}")
-    per_step = cfg.n_instances * cfg.batch_size * cfg.n_features
+    per_step = cfg.n * cfg.batch_size * cfg.D
     target = (1 << 22) if device_type == "cpu" else (1 << 24)
     return int(max(1, min(64, target // per_step)))
 
@@ -106,9 +106,9 @@ class CpuBatches:
     """
 
     def __init__(self, cfg, start: int, K: int, *, threaded: bool = True):
-        n, T, D = cfg.n_instances, cfg.batch_size, cfg.n_features
+        n, T, D = cfg.n, cfg.batch_size, cfg.D
         self.K, self.seed, self.steps, self.n_chunks = K, cfg.seed, cfg.steps, -(-cfg.steps // K)
-        self.law = _Law(cfg._S, n, D)
+        self.law = _Law(cfg.S_vector, n, D)
         self.tensors = [torch.empty((K, n, D, T), dtype=torch.float32)
                         for _ in range(3 if threaded else 1)]
         self.chunk, self.offset = start // K, start % K
@@ -182,9 +182,9 @@ class BlockBatches:
     """
 
     def __init__(self, cfg, start: int, K: int):
-        n, T, D = cfg.n_instances, cfg.batch_size, cfg.n_features
+        n, T, D = cfg.n, cfg.batch_size, cfg.D
         self.n, self.DT, self.K, self.seed = n, D * T, K, cfg.seed
-        self.law = _Law(cfg._S, n, D)
+        self.law = _Law(cfg.S_vector, n, D)
         self.tensor = torch.empty((n, D, T), dtype=torch.float32)
         self.t, self.k, self.chunk, self.state = start - 1, 0, None, None
         self.local = threading.local()  # one bit generator per worker thread, reseeded by state
@@ -217,11 +217,11 @@ class DeviceBatches:
     """Batches drawn with a seeded torch generator on the training device (another stream)."""
 
     def __init__(self, cfg, start: int, K: int, device: torch.device):
-        n, T, D = cfg.n_instances, cfg.batch_size, cfg.n_features
+        n, T, D = cfg.n, cfg.batch_size, cfg.D
         self.K, self.seed = K, cfg.seed
         self.buf = torch.empty((K, n, D, T), dtype=torch.float32, device=device)
         self.gen = torch.Generator(device=device)
-        self.law = _Law(cfg._S, n, D, device=device)
+        self.law = _Law(cfg.S_vector, n, D, device=device)
         self.chunk, self.offset, self.filled = start // K, start % K, False
 
     def next(self) -> torch.Tensor:

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from toymodels._checks import as_real_array, check_float, check_int, check_probability
+from toymodels._checks import (
+    as_real_array,
+    check_float,
+    check_importance,
+    check_int,
+    check_probability,
+)
+from toymodels.environment import default_device
 from toymodels.train import models
 from toymodels.train.optim import OPTIMIZERS, SCHEDULES, _learning_rate
 
@@ -27,8 +34,13 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 class NoSuperpositionWarning(UserWarning):
-    """A config with ``n_hidden >= n_features``: every feature can have a dimension of its own,
+    """A config with ``d >= D``: every feature can have a dimension of its own,
     so the model need not compress and there is no superposition to study."""
+
+
+#: the field names of configs saved before the fields took the notation page's letters
+_OLD_NAMES = {"n_features": "D", "n_hidden": "d", "n_instances": "n", "sparsity": "S",
+              "importance": "ω"}
 
 
 def _per_instance(arr: np.ndarray, name: str, n: int, D: int, *, allow_D: bool) -> np.ndarray:
@@ -36,12 +48,12 @@ def _per_instance(arr: np.ndarray, name: str, n: int, D: int, *, allow_D: bool) 
     shape = arr.shape
     ok = shape in {(), (n, 1), (n, D)} or (allow_D and shape == (D,))
     if not ok:
-        allowed = "a scalar, shape (n_instances, 1) or (n_instances, n_features)"
-        allowed += " or (n_features,)" if allow_D else ""
+        allowed = "a scalar, shape (n, 1) or (n, D)"
+        allowed += " or (D,)" if allow_D else ""
         allowed += f" = {(n, 1)} or {(n, D)}" + (f" or {(D,)}" if allow_D else "")
         hint = ""
         if arr.ndim == 1 and shape == (n,):
-            hint = "; for one value per instance pass an array of shape (n_instances, 1)"
+            hint = "; for one value per instance pass an array of shape (n, 1)"
         raise ValueError(f"{name} has shape {shape}; allowed: {allowed}{hint}")
     # compact: (1 or n, 1 or D), broadcasting to (n, D) without materialising it
     return np.array(arr.reshape(1, 1) if arr.ndim == 0 else arr.reshape(-1, shape[-1])
@@ -71,13 +83,14 @@ class TrainConfig:
     ----------
     model : ``"relu"`` (``x ↦ ReLU(WᵀWx + b)``), ``"tied"`` (``x ↦ WᵀWx``) or ``"linear"``
         (``x ↦ ABx``).
-    n_features, n_hidden, n_instances : ``D``, ``d`` and the number ``n`` of independent models.
-    sparsity : ``S``, the probability that a feature is zero: a scalar, shape
-        ``(n_instances, 1)`` (one per instance), ``(n_instances, n_features)``, or
-        ``(n_features,)`` when ``n_instances == 1``. A 1-d array of length ``n_instances`` is
-        refused as ambiguous; see :meth:`sweep`.
-    importance : ``ω ≥ 0``: a scalar, ``(n_features,)``, ``(n_instances, 1)`` or
-        ``(n_instances, n_features)``.
+    D, d, n : the number of features ``D``, of hidden dimensions ``d`` and of independent
+        models (instances) ``n`` trained side by side (the notation page's letters).
+    S : the sparsity, the probability that a feature is zero: a scalar, shape ``(n, 1)`` (one
+        per instance), ``(n, D)``, or ``(D,)`` when ``n == 1``. A 1-d array of length ``n`` is
+        refused as ambiguous; see :meth:`sweep`. Resolved per instance and feature:
+        :attr:`S_vector`.
+    ω : the importance weights ``ω ≥ 0``: a scalar, ``(D,)``, ``(n, 1)`` or ``(n, D)``.
+        Resolved: :attr:`ω_vector`.
     batch_size, steps : batch size ``T`` and number of optimiser steps (a fresh batch each).
     lr, optimizer, weight_decay : learning rate, ``"adam" | "adamw" | "sgd"``, weight decay
         (as in ``torch.optim``: added to the gradient for adam/sgd, decoupled for adamw).
@@ -88,7 +101,8 @@ class TrainConfig:
     init_scale : ``None`` for the Xavier-normal-like default std ``√(2 / (d + D))``, or the
         std of the Gaussian initialisation; the ReLU bias starts at zero.
     seed : seeds the initialisation and the data (reproducible run to run on one device).
-    device : ``None`` (cuda when present, else cpu), ``"cpu"``, ``"cuda"``, ...
+    device : ``"cpu"``, ``"cuda"``, ..., or ``None``: the device set by ``tm.setup(device=...)``
+        (:func:`toymodels.environment.default_device`), else cuda when present, else cpu.
     progress : ``None``: a tqdm bar only in an interactive terminal or Colab (or when the
         environment variable ``TOYMODELS_PROGRESS=1``), never when ``CI`` is set; a bool forces.
     betas, eps, momentum : Adam's ``(β1, β2)`` and ``ε``; SGD's momentum.
@@ -97,11 +111,11 @@ class TrainConfig:
     """
 
     model: str = "relu"
-    n_features: int = 5
-    n_hidden: int = 2
-    n_instances: int = 1
-    sparsity: object = 0.0
-    importance: object = 1.0
+    D: int = 5
+    d: int = 2
+    n: int = 1
+    S: object = 0.0
+    ω: object = 1.0
     batch_size: int = 1024
     steps: int = 10_000
     lr: float = 1e-3
@@ -129,28 +143,24 @@ class TrainConfig:
 
         if not isinstance(self.model, str) or self.model not in models.MODELS:
             raise ValueError(f"model must be one of {list(models.MODELS)}, got {self.model!r}")
-        put("n_features", check_int(self.n_features, "n_features", minimum=1))
-        put("n_hidden", check_int(self.n_hidden, "n_hidden", minimum=1))
-        put("n_instances", check_int(self.n_instances, "n_instances", minimum=1))
-        if self.n_hidden >= self.n_features:
-            warnings.warn(f"n_hidden = {self.n_hidden} >= n_features = {self.n_features}: every feature "
+        put("D", check_int(self.D, "D", minimum=1))
+        put("d", check_int(self.d, "d", minimum=1))
+        put("n", check_int(self.n, "n", minimum=1))
+        if self.d >= self.D:
+            warnings.warn(f"d = {self.d} >= D = {self.D}: every feature "
                           "can have its own dimension, so there is no superposition to see",
                           NoSuperpositionWarning, stacklevel=3)
         put("batch_size", check_int(self.batch_size, "batch_size", minimum=1))
         put("steps", check_int(self.steps, "steps", minimum=1))
         put("log_every", check_int(self.log_every, "log_every", minimum=1))
         put("seed", check_int(self.seed, "seed", minimum=0, maximum=2**63 - 1))
-        n, D = self.n_instances, self.n_features
-        S = check_probability(self.sparsity, "sparsity")
-        put("_S", _per_instance(S, "sparsity", n, D, allow_D=(n == 1)))
-        put("sparsity", _frozen_value(S))
-        ω = as_real_array(self.importance, "importance", "ω >= 0: a number or an array of numbers")
-        if not np.all(np.isfinite(ω)):
-            raise ValueError("importance must be finite, got non-finite entries")
-        if np.any(ω < 0):
-            raise ValueError(f"importance must be >= 0, got an entry {ω[ω < 0].ravel()[0]:g}")
-        put("_ω", _per_instance(ω, "importance", n, D, allow_D=True))
-        put("importance", _frozen_value(ω))
+        n, D = self.n, self.D
+        S = check_probability(self.S, "S (sparsity)")
+        put("_S", _per_instance(S, "S (sparsity)", n, D, allow_D=(n == 1)))
+        put("S", _frozen_value(S))
+        ω = check_importance(self.ω)
+        put("_ω", _per_instance(ω, "ω (importance)", n, D, allow_D=True))
+        put("ω", _frozen_value(ω))
         put("lr", check_float(self.lr, "lr", positive=True))
         if not isinstance(self.optimizer, str) or self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
@@ -164,6 +174,8 @@ class TrainConfig:
                             f"got {type(self.device).__name__}")
         if isinstance(self.device, torch.device):
             put("device", str(self.device))
+        if self.device is None:  # the device of tm.setup(device=...), when it set one
+            put("device", default_device())
         if self.progress is not None and not isinstance(self.progress, bool):
             raise TypeError(f"progress must be None or a bool, got {self.progress!r}")
         try:
@@ -185,14 +197,22 @@ class TrainConfig:
 
     # -- derived quantities -------------------------------------------------------------------
     @property
-    def sparsity_array(self) -> np.ndarray:
-        """``S`` broadcast to ``(n_instances, n_features)`` (float64)."""
-        return np.broadcast_to(self._S, (self.n_instances, self.n_features)).copy()
+    def S_vector(self) -> np.ndarray:
+        """The resolved sparsity: ``S`` broadcast to one vector ``(S_1, …, S_D)`` per instance,
+        an ``(n, D)`` float64 array (a fresh copy: row ``k`` is instance ``k``'s sparsities)."""
+        return np.broadcast_to(self._S, (self.n, self.D)).copy()
 
     @property
-    def importance_array(self) -> np.ndarray:
-        """``ω`` broadcast to ``(n_instances, n_features)`` (float64)."""
-        return np.broadcast_to(self._ω, (self.n_instances, self.n_features)).copy()
+    def ω_vector(self) -> np.ndarray:
+        """The resolved importance: ``ω`` broadcast to one vector ``(ω_1, …, ω_D)`` per
+        instance, an ``(n, D)`` float64 array (a fresh copy)."""
+        return np.broadcast_to(self._ω, (self.n, self.D)).copy()
+
+    def initial_params(self) -> dict:
+        """The parameters a run starts from (:func:`toymodels.train.models.init_params` with
+        this config's sizes, ``seed`` and ``init_scale``): float64 tensors on the CPU."""
+        return models.init_params(self.model, self.n, self.d, self.D, seed=self.seed,
+                                  scale=self.init_scale)
 
     @property
     def log_steps(self) -> np.ndarray:
@@ -220,11 +240,11 @@ class TrainConfig:
 
     @classmethod
     def sweep(cls, sparsities, **kwargs) -> TrainConfig:
-        """One instance per sparsity: ``n_instances = len(sparsities)``, ``S`` of shape (n, 1)."""
+        """One instance per sparsity: ``n = len(sparsities)``, ``S`` of shape (n, 1)."""
         S = as_real_array(sparsities, "sparsities", "a sequence of numbers in [0, 1]")
         if S.ndim != 1 or S.size == 0:
             raise ValueError(f"sparsities must be a non-empty 1-d sequence, got shape {S.shape}")
-        return cls(n_instances=S.size, sparsity=S[:, None], **kwargs)
+        return cls(n=S.size, S=S[:, None], **kwargs)
 
     # -- serialisation ------------------------------------------------------------------------
     def _fields(self) -> dict:
@@ -245,13 +265,15 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`. Files written before the fields took the notation
+        page's letters (``n_features``, ``n_hidden``, ``n_instances``, ``sparsity``,
+        ``importance``) are read under the new names."""
         names = {f.name for f in dataclasses.fields(cls) if f.init}
+        d = {_OLD_NAMES.get(k, k): v for k, v in d.items()}
         unknown = sorted(set(d) - names)
         if unknown:
             raise ValueError(f"unknown TrainConfig fields {unknown}")
-        d = dict(d)
-        for key in ("sparsity", "importance"):
+        for key in ("S", "ω"):
             if isinstance(d.get(key), list):
                 d[key] = as_real_array(d[key], key)
         if isinstance(d.get("betas"), list):

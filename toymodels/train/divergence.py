@@ -31,7 +31,8 @@ from toymodels.train.config import TrainConfig
 
 # ``lr_advice``, ``check_loop_step`` and ``find_state_divergence`` are the package's own plumbing
 # (imported by the loops in train, flows, linear_dynamics and relu_loss), not part of the public API.
-__all__ = ["RUNAWAY", "DivergenceError", "find_divergence", "divergence_error", "AsyncDivergenceGuard"]
+__all__ = ["RUNAWAY", "DivergenceError", "find_divergence", "divergence_error", "AsyncDivergenceGuard",
+           "StepGuard"]
 
 #: a loss more than this many times its starting scale has run away (a diverged run)
 RUNAWAY = 1e8
@@ -97,7 +98,7 @@ def find_divergence(cfg: TrainConfig, params: dict, x: torch.Tensor, c: torch.Te
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
     t = check_int(t, "t", minimum=0)
-    n, D = cfg.n_instances, cfg.n_features
+    n, D = cfg.n, cfg.D
     models._check_params(cfg.model, params)
     for name, val, shape in (("x", x, (n, D, None)), ("c", c, (n, D))):
         if not isinstance(val, torch.Tensor) or val.ndim != len(shape) or any(
@@ -106,20 +107,20 @@ def find_divergence(cfg: TrainConfig, params: dict, x: torch.Tensor, c: torch.Te
             raise ValueError(f"{name} must be a tensor of shape "
                              f"{tuple('T' if s is None else s for s in shape)}, got {got}")
     if v is not None and t > 0:
-        bad_v = np.zeros(cfg.n_instances, bool)
+        bad_v = np.zeros(cfg.n, bool)
         for block in v.values():
-            bad_v |= ~torch.isfinite(block.reshape(cfg.n_instances, -1)).all(dim=1).cpu().numpy()
+            bad_v |= ~torch.isfinite(block.reshape(cfg.n, -1)).all(dim=1).cpu().numpy()
         if bad_v.any():
             bad = np.flatnonzero(bad_v)
             raise _diverged("training", t - 1, bad, _overflow_what(bad[0]),
                             _trainer_advice(cfg, overflow=True))
-    ω = torch.as_tensor(cfg._ω, dtype=x.dtype, device=x.device)
-    L = models._loss(cfg.model, params, x.transpose(1, 2), ω)
+    ω = torch.as_tensor(cfg.ω_vector, dtype=x.dtype, device=x.device)
+    L = models.MODELS[cfg.model].loss(params, x.transpose(1, 2), ω)
     grads = {k: torch.empty_like(p) for k, p in params.items()}
     models.loss_and_grad(cfg.model, params, x, c, grads, need_loss=False)
-    bad_g = torch.zeros(cfg.n_instances, dtype=torch.bool, device=x.device)
+    bad_g = torch.zeros(cfg.n, dtype=torch.bool, device=x.device)
     for g in grads.values():
-        bad_g |= ~torch.isfinite(g.reshape(cfg.n_instances, -1)).all(dim=1)
+        bad_g |= ~torch.isfinite(g.reshape(cfg.n, -1)).all(dim=1)
     bad_L = ~torch.isfinite(L)
     Ln = L.double().cpu().numpy()
     if bool((bad_L | bad_g).any()):
@@ -136,7 +137,7 @@ def find_divergence(cfg: TrainConfig, params: dict, x: torch.Tensor, c: torch.Te
 def find_state_divergence(cfg: TrainConfig, t: int, grads: dict, v: dict):
     """Slow path after update ``t`` of Adam, whose ``v`` is no longer finite: name the instances
     whose gradient (as used by the update) was NaN or inf, or else whose ``v`` overflowed."""
-    n = cfg.n_instances
+    n = cfg.n
 
     def bad(blocks):
         out = np.zeros(n, bool)
@@ -239,7 +240,7 @@ class AsyncDivergenceGuard:
     """
 
     def __init__(self, cfg: TrainConfig, grads: dict, device: torch.device, v: dict | None = None):
-        n = cfg.n_instances
+        n = cfg.n
         self.cfg = cfg
         self.every = max(1, min(cfg.log_every, (1 << 20) // n, 1000))
         self.blocks = [g.reshape(n, -1) for g in grads.values()]
@@ -316,3 +317,29 @@ class AsyncDivergenceGuard:
         what = (f"the loss of instance {at_t[0]} is NaN or ran away (above {RUNAWAY:.0e} times its "
                 f"starting scale), or its optimizer state (Adam's v) overflowed in update {t - 1}")
         raise _diverged("training", t, at_t, what, _trainer_advice(self.cfg, overflow=True))
+
+
+class StepGuard:
+    """The divergence checks of a plain training loop (:mod:`toymodels.train.reference`), every
+    step, on the host: a NaN, inf or runaway loss, and an overflow of Adam's ``v``.
+
+    ``guard(t, L, opt)`` with the per-instance losses ``L`` of step ``t`` (before its update) and
+    the ``torch.optim`` optimiser; the starting scale of the loss is the larger of the zero
+    model's loss at ``S = 0`` (``Σ ω / 3``) and the loss of the first step checked.
+    """
+
+    def __init__(self, cfg: TrainConfig):
+        if not isinstance(cfg, TrainConfig):
+            raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
+        self.cfg, self.scale = cfg, None
+        self.zero = cfg.ω_vector.sum(1) / 3
+
+    def __call__(self, t: int, L: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+        Ln = L.detach().double().cpu().numpy()
+        if self.scale is None:
+            self.scale = np.maximum(self.zero, Ln)
+        n = len(Ln)
+        v = [opt.state[p]["exp_avg_sq"].reshape(n, -1) for group in opt.param_groups
+             for p in group["params"] if "exp_avg_sq" in opt.state[p]]
+        check_loop_step("training", t, Ln, self.scale, advice=_trainer_advice(self.cfg),
+                        state=torch.cat(v, 1).cpu().numpy() if v else None)

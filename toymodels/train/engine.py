@@ -1,8 +1,8 @@
 """Fast batched training of many toy models at once, on the CPU or a GPU.
 
 >>> from toymodels.train.engine import TrainConfig, train
->>> cfg = TrainConfig(model="relu", n_features=5, n_hidden=2, n_instances=10,
-...                   sparsity=0.9, steps=200, log_every=50, progress=False)
+>>> cfg = TrainConfig(model="relu", D=5, d=2, n=10, S=0.9, steps=200, log_every=50,
+...                   progress=False)
 >>> result = train(cfg)
 >>> result.W.shape, result.loss_history.shape
 ((10, 2, 5), (5, 10))
@@ -32,11 +32,17 @@ instances of each worker taken a few at a time so that the large intermediate te
 the cache. On CUDA nothing in the step loop waits for the device: the divergence check
 accumulates on the device and is read back asynchronously.
 
+What one step computes is written plainly in :mod:`toymodels.train.reference` (autograd and
+``torch.optim``; ``train(cfg, engine="reference")`` runs it): the same losses, tested.
+
 The trainer's parts live in small modules: :mod:`toymodels.train.config` (:class:`TrainConfig`),
+:mod:`toymodels.train.plan` (:class:`~toymodels.train.plan.RunPlan`: device, dtype, chunking,
+threads, decided once per call), :mod:`toymodels.train.models` (the model registry),
+:mod:`toymodels.train.stepper` (the gradients, over worker threads),
+:mod:`toymodels.train.optim` (fused optimisers), :mod:`toymodels.train.batches` (the data),
 :mod:`toymodels.train.results` (:class:`TrainResult`, saved and loaded without pickle),
-:mod:`toymodels.train.batches` (the data), :mod:`toymodels.train.resources` (memory and cores) and
-:mod:`toymodels.train.divergence` (NaN and inf, found and named). This module has the step loop and
-re-exports the names a user needs.
+:mod:`toymodels.train.resources` (memory and cores) and :mod:`toymodels.train.divergence` (NaN
+and inf, found and named). This module has the step loop and re-exports the names a user needs.
 """
 
 from __future__ import annotations
@@ -52,20 +58,27 @@ import torch
 from toymodels._checks import check_int
 from toymodels.environment import env_flag
 from toymodels.train import models
-from toymodels.train.batches import BlockBatches, CpuBatches, DeviceBatches, chunk_steps
-from toymodels.train.config import DTYPES, NoSuperpositionWarning, TrainConfig
+from toymodels.train.config import NoSuperpositionWarning, TrainConfig
 from toymodels.train.divergence import (
     RUNAWAY,
     AsyncDivergenceGuard,
     DivergenceError,
-    _trainer_advice,
-    check_loop_step,
     find_divergence,
     find_state_divergence,
 )
 from toymodels.train.optim import FlatOptimizer
-from toymodels.train.resources import available_cpus, available_memory, estimate_memory, format_bytes
-from toymodels.train.results import TrainResult, check_checkpoint_path
+from toymodels.train.plan import RunPlan, plan_run
+from toymodels.train.reference import train_reference
+from toymodels.train.resources import (
+    available_cpus,
+    available_memory,
+    estimate_memory,
+    format_bytes,
+    free_memory,
+    plan_memory,
+)
+from toymodels.train.results import TrainResult, check_checkpoint_path, config_differences
+from toymodels.train.stepper import GradientStepper, views
 
 __all__ = [
     "TrainConfig",
@@ -78,53 +91,15 @@ __all__ = [
     "available_cpus",
 ]
 
-
-# ----------------------------------------------------------------------------------------------
-# training
-
 #: the step loops :func:`train` offers (``engine=`` or the environment variable TOYMODELS_ENGINE)
 _ENGINES = ("fused", "reference")
-
-
-def _show_progress(flag: bool | None) -> bool:
-    if flag is not None:
-        return flag
-    forced = env_flag("TOYMODELS_PROGRESS")
-    if forced is not None:
-        return forced
-    if os.environ.get("CI"):
-        return False
-    if "google.colab" in sys.modules:
-        return True
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _init_params(cfg: TrainConfig) -> dict:
-    """Gaussian initialisation (float64, on the CPU, so identical on every device)."""
-    n, d, D = cfg.n_instances, cfg.n_hidden, cfg.n_features
-    std = cfg.init_scale if cfg.init_scale is not None else math.sqrt(2.0 / (d + D))
-    gen = torch.Generator().manual_seed(cfg.seed)
-    out = {}
-    for name, shape in models.param_shapes(cfg.model, n, d, D).items():
-        out[name] = (torch.zeros(shape, dtype=torch.float64) if name == "b" else
-                     torch.randn(shape, generator=gen, dtype=torch.float64) * std)
-    return out
-
-
-def _compatible(old: TrainConfig, new: TrainConfig) -> list[str]:
-    free = {"steps", "log_every", "progress", "device"}
-    a, b = old.to_dict(), new.to_dict()
-    return sorted(k for k in a if k not in free and a[k] != b[k])
 
 
 def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None = None,
           checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
           prefetch: bool | None = None, workers: int | None = None,
           engine: str | None = None) -> TrainResult:
-    """Train ``config.n_instances`` independent toy models side by side.
+    """Train ``config.n`` independent toy models side by side.
 
     Parameters
     ----------
@@ -155,21 +130,36 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
     ValueError : the config would not fit in memory (the message gives the estimate).
     DivergenceError : a loss became NaN or infinite (the message names the step and instance).
     """
-    from toymodels.environment import choose_device
-
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     cfg = config
-    device = choose_device(cfg.device)
-    dtype = DTYPES[cfg.dtype]
-    need, have = estimate_memory(cfg, device), available_memory(device)
+    plan = plan_run(cfg, workers=workers, prefetch=prefetch)
+    need, have = plan_memory(cfg, plan), free_memory(plan.device)
     if need > 0.9 * have:
         raise ValueError(
-            f"this config needs about {format_bytes(need)} on {device} but only {format_bytes(have)} "
-            f"is available; reduce n_instances ({cfg.n_instances}), batch_size ({cfg.batch_size}) "
-            f"or n_features ({cfg.n_features})")
+            f"this config needs about {format_bytes(need)} on {plan.device} but only "
+            f"{format_bytes(have)} is available; reduce n ({cfg.n}), batch_size "
+            f"({cfg.batch_size}) or D ({cfg.D})")
     if checkpoint_every is not None:
         checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
+    engine = _check_engine(engine)
+    if engine == "reference" and (resume is not None or checkpoint is not None):
+        raise ValueError("engine='reference' supports neither resume nor checkpoint")
+    if checkpoint is not None:
+        check_checkpoint_path(checkpoint, cfg)  # never overwrite another run's results
+    if engine == "reference":
+        return train_reference(cfg, plan=plan)
+    run = _Run(cfg, plan, resume)
+    _loop(run, checkpoint, checkpoint_every)
+    result = run.snapshot(cfg.steps)
+    if isinstance(resume, TrainResult):
+        result.elapsed_s += resume.elapsed_s
+    if checkpoint is not None:
+        result.save(checkpoint)
+    return result
+
+
+def _check_engine(engine) -> str:
     if engine is None:
         engine = os.environ.get("TOYMODELS_ENGINE", "").strip() or "fused"
         if engine not in _ENGINES:
@@ -178,27 +168,69 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
     if not isinstance(engine, str) or engine not in _ENGINES:
         raise ValueError(f"engine must be 'fused' or 'reference', got {engine!r} (None reads "
                          "the environment variable TOYMODELS_ENGINE)")
-    if engine == "reference" and (resume is not None or checkpoint is not None):
-        raise ValueError("engine='reference' supports neither resume nor checkpoint")
-    if checkpoint is not None:
-        check_checkpoint_path(checkpoint, cfg)  # never overwrite another run's results
+    return engine
 
-    n, T, d, D = cfg.n_instances, cfg.batch_size, cfg.n_hidden, cfg.n_features
-    shapes = models.param_shapes(cfg.model, n, d, D)
-    sizes = {k: math.prod(s) for k, s in shapes.items()}
-    θ = torch.empty(sum(sizes.values()), dtype=dtype, device=device)
-    g = torch.empty_like(θ)
-    params, grads = _views(θ, shapes), _views(g, shapes)
-    opt = FlatOptimizer(cfg.optimizer, θ, betas=cfg.betas, eps=cfg.eps,
-                        weight_decay=cfg.weight_decay, momentum=cfg.momentum)
-    v = _views(opt.v, shapes) if opt.v is not None else None  # Adam's second moment, by block
 
-    log_steps = cfg.log_steps
-    start, prev_hist, prev_steps = 0, None, None
-    if resume is not None:
+def _show_progress(flag: bool | None) -> bool:
+    if flag is not None:
+        return flag
+    forced = env_flag("TOYMODELS_PROGRESS")
+    if forced is not None:
+        return forced
+    if os.environ.get("CI"):
+        return False
+    if "google.colab" in sys.modules:
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _Run:
+    """The state of one fused run: all parameters in one flat buffer ``θ`` (and the gradients
+    in ``g``), viewed by block; the fused optimiser; the loss log of this call; where it starts
+    (step 0, or the last step of the result it resumes)."""
+
+    def __init__(self, cfg: TrainConfig, plan: RunPlan, resume):
+        self.cfg, self.plan = cfg, plan
+        self.shapes = models.param_shapes(cfg.model, cfg.n, cfg.d, cfg.D)
+        self.θ = torch.empty(sum(math.prod(s) for s in self.shapes.values()), dtype=plan.dtype,
+                             device=plan.device)
+        self.g = torch.empty_like(self.θ)
+        self.params, self.grads = views(self.θ, self.shapes), views(self.g, self.shapes)
+        self.opt = FlatOptimizer(cfg.optimizer, self.θ, betas=cfg.betas, eps=cfg.eps,
+                                 weight_decay=cfg.weight_decay, momentum=cfg.momentum)
+        # Adam's second moment, by block
+        self.v = views(self.opt.v, self.shapes) if self.opt.v is not None else None
+        self.start, self.prev_hist, self.prev_steps = 0, None, None
+        if resume is not None:
+            self._resume(resume)
+        else:
+            for k, p in cfg.initial_params().items():
+                self.params[k].copy_(p)
+        log_steps = cfg.log_steps
+        self.new_logs = log_steps[log_steps >= self.start]
+        self.log_index = {int(s): i for i, s in enumerate(self.new_logs)}
+        self.loss_log = torch.full((len(self.new_logs), cfg.n), float("nan"), dtype=torch.float64,
+                                   device=plan.device)
+        self.c = torch.as_tensor(2.0 * cfg.ω_vector / cfg.batch_size, dtype=plan.dtype,
+                                 device=plan.device)
+        # runaway: a logged loss above RUNAWAY times the larger of the zero model's loss at S = 0
+        # (Σ ω / 3) and the first logged loss (known at the first logged step of this run)
+        self.zero = torch.as_tensor(cfg.ω_vector.sum(1) / 3, dtype=torch.float64,
+                                    device=plan.device)
+        self.limit = None
+        if self.prev_hist is not None and len(self.prev_hist):
+            first = torch.as_tensor(self.prev_hist[0], device=plan.device)
+            self.limit = RUNAWAY * torch.maximum(self.zero, first)
+        self.t0 = time.perf_counter()
+
+    def _resume(self, resume) -> None:
+        cfg = self.cfg
         old = (resume.validate("resume") if isinstance(resume, TrainResult)
                else TrainResult.load(resume))
-        diff = _compatible(old.config, cfg)
+        diff = config_differences(old.config, cfg)
         if diff:
             raise ValueError(f"cannot resume: the config differs in {diff}")
         if old.steps_done > cfg.steps:
@@ -207,258 +239,119 @@ def train(config: TrainConfig, *, resume: TrainResult | str | os.PathLike | None
         if int(old.optimizer_state.get("t", -1)) != old.steps_done:
             raise ValueError("cannot resume: the saved result carries no optimizer state for its "
                              f"{old.steps_done} steps (was it trained with engine='reference'?)")
-        start = old.steps_done
-        for k in shapes:
-            params[k].copy_(torch.as_tensor(old.params[k]))
+        self.start = old.steps_done
+        for k in self.shapes:
+            self.params[k].copy_(torch.as_tensor(old.params[k]))
         if old.optimizer_state:
-            opt.load_state(old.optimizer_state)
-        keep = old.log_steps < start
-        prev_hist, prev_steps = old.loss_history[keep], old.log_steps[keep]
-    else:
-        for k, p in _init_params(cfg).items():
-            params[k].copy_(p)
-    new_logs = log_steps[log_steps >= start]
-    log_index = {int(s): i for i, s in enumerate(new_logs)}
-    loss_log = torch.full((len(new_logs), n), float("nan"), dtype=torch.float64, device=device)
+            self.opt.load_state(old.optimizer_state)
+        keep = old.log_steps < self.start
+        self.prev_hist, self.prev_steps = old.loss_history[keep], old.log_steps[keep]
 
-    c = torch.as_tensor(2.0 * cfg.importance_array / T, dtype=dtype, device=device)
-    accel = _accelerator_path(device)
-    K = chunk_steps(cfg, "cuda" if accel else "cpu")
-    on_cpu = device.type == "cpu"
-    threads_before = torch.get_num_threads()
-    cpus = available_cpus() if on_cpu else 1
-    if workers is None:
-        big = n * T * D * d >= 1 << 22  # enough work per step to be worth splitting
-        workers = min(n, threads_before, cpus) if big else 1
-    workers = check_int(workers, "workers", minimum=1)
-    if accel:
-        workers = 1
-    stepper = _Stepper(cfg, params, grads, c, dtype, device, min(workers, n))
-    if prefetch is None:
-        prefetch = cpus >= 2
-    # with several workers (and prefetching) the workers draw the batch themselves
-    by_workers = (not accel and bool(prefetch) and stepper.pool is not None
-                  and engine != "reference" and dtype == torch.float32)
-    batches = (DeviceBatches(cfg, start, K, device) if accel
-               else BlockBatches(cfg, start, K) if by_workers
-               else CpuBatches(cfg, start, K, threaded=bool(prefetch)))
-    before = batches.draw if by_workers else None
-    guard = AsyncDivergenceGuard(cfg, grads, device, v) if accel else None
-    # runaway: a logged loss above RUNAWAY times the larger of the zero model's loss at S = 0
-    # (Σ ω / 3) and the first logged loss (known at the first logged step of this run)
-    zero = torch.as_tensor(cfg.importance_array.sum(1) / 3, dtype=torch.float64, device=device)
-    limit = None
-    if prev_hist is not None and len(prev_hist):
-        limit = RUNAWAY * torch.maximum(zero, torch.as_tensor(prev_hist[0], device=device))
-
-    bar = None
-    if _show_progress(cfg.progress):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=cfg.steps, initial=start, desc=f"training {n} {cfg.model} models",
-                   mininterval=0.5, leave=False)
-    bar_every = max(1, cfg.steps // 200)
-    last_save, t0 = time.monotonic(), time.perf_counter()
-
-    def snapshot(steps_done: int) -> TrainResult:
-        hist = loss_log[: sum(1 for s in new_logs if s < steps_done)].cpu().numpy()
+    def snapshot(self, steps_done: int) -> TrainResult:
+        """The result after ``steps_done`` steps (with the history of the run it resumed)."""
+        new_logs = self.new_logs
+        hist = self.loss_log[: sum(1 for s in new_logs if s < steps_done)].cpu().numpy()
         steps_logged = new_logs[new_logs < steps_done]
-        if prev_hist is not None:
-            hist = np.concatenate([prev_hist, hist])
-            steps_logged = np.concatenate([prev_steps, steps_logged])
-        state = {k: (v.cpu().numpy() if torch.is_tensor(v) else v) for k, v in opt.state().items()}
+        if self.prev_hist is not None:
+            hist = np.concatenate([self.prev_hist, hist])
+            steps_logged = np.concatenate([self.prev_steps, steps_logged])
+        state = {k: (v.cpu().numpy() if torch.is_tensor(v) else v)
+                 for k, v in self.opt.state().items()}
         return TrainResult(
-            config=cfg,
-            params={k: v.detach().cpu().numpy().astype(np.float64) for k, v in params.items()},
+            config=self.cfg,
+            params={k: v.detach().cpu().numpy().astype(np.float64) for k, v in self.params.items()},
             loss_history=hist, log_steps=steps_logged.astype(np.int64), steps_done=steps_done,
-            optimizer_state=state,
-            elapsed_s=time.perf_counter() - t0)
+            optimizer_state=state, elapsed_s=time.perf_counter() - self.t0)
 
-    if engine == "reference":
-        try:
-            _reference_loop(cfg, params, batches, log_index, loss_log, dtype, start, zero)
-        finally:
-            batches.close()
-            stepper.close()
-        result = snapshot(cfg.steps)
-        result.optimizer_state = {}  # torch.optim's state is not kept: such a result can't resume
-        return result
-    lr, constant_lr, last_loss = cfg.lr, cfg.schedule == "constant", None
-    if on_cpu:
-        # one intra-op thread: the parallelism comes from the data thread and the workers
-        # (blocking Python threads degrade gracefully on a busy machine, OpenMP spinning does not)
-        torch.set_num_threads(1)
+    def check(self, t: int, x, L, logged: bool, guard) -> None:
+        """The divergence check of step ``t`` before its update (see :mod:`toymodels.train.divergence`)."""
+        if logged and self.limit is None:
+            self.limit = RUNAWAY * torch.maximum(self.zero, L.double())
+        if guard is not None:
+            guard.record(t, L if logged else None, self.limit)
+            return
+        # one host read a step: for SGD the gradient's sum before the update (NaN or inf anywhere
+        # makes it non-finite); for Adam the sum of v after it (v takes in g², so it is NaN or
+        # inf for a bad gradient and inf once it overflowed). The loss is compared with the
+        # runaway limit at the logged steps.
+        if (self.v is None and not math.isfinite(float(self.g.sum()))) or (
+                logged and not bool((L <= self.limit).all())):
+            find_divergence(self.cfg, self.params, x, self.c, t, v=self.v,
+                            scale=None if self.limit is None else self.limit / RUNAWAY)
+
+    def update(self, t: int, guard) -> None:
+        """Update ``t`` of the optimiser (then, on the host path, Adam's ``v`` checked)."""
+        cfg = self.cfg
+        self.opt.step(self.g, cfg.lr if cfg.schedule == "constant" else cfg._learning_rate(t))
+        if guard is None and self.v is not None and not math.isfinite(float(self.opt.v.sum())):
+            find_state_divergence(cfg, t, self.grads, self.v)
+
+
+class _Progress:
+    """The progress bar (when shown) and the checkpoints of a run."""
+
+    def __init__(self, run: _Run, checkpoint, checkpoint_every):
+        cfg = run.cfg
+        self.run, self.checkpoint, self.every = run, checkpoint, checkpoint_every
+        self.bar, self.bar_every, self.last_loss = None, max(1, cfg.steps // 200), None
+        if _show_progress(cfg.progress):
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=cfg.steps, initial=run.start, mininterval=0.5, leave=False,
+                            desc=f"training {cfg.n} {cfg.model} models")
+        self.last_save = time.monotonic()
+
+    def after(self, done: int, L, logged: bool, guard) -> None:
+        """After update ``done − 1``: advance the bar, save a checkpoint when one is due."""
+        run, bar = self.run, self.bar
+        if bar is not None and (done % self.bar_every == 0 or done == run.cfg.steps):
+            bar.update(done - bar.n)
+            if self.last_loss is not None:
+                bar.set_postfix(loss=f"{self.last_loss:.4g}", refresh=False)
+        if logged and run.plan.on_cpu and bar is not None:
+            self.last_loss = float(L.mean())
+        if self.checkpoint is not None and done < run.cfg.steps:
+            due = (done % self.every == 0 if self.every is not None else
+                   logged and time.monotonic() - self.last_save > 30)
+            if due:
+                if guard is not None:
+                    guard.check(blocking=True)
+                run.snapshot(done).save(self.checkpoint)
+                self.last_save = time.monotonic()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _loop(run: _Run, checkpoint, checkpoint_every) -> None:
+    """The fused step loop: batch, gradients (and, at logged steps, losses), divergence check,
+    optimiser update, progress and checkpoints."""
+    cfg, plan = run.cfg, run.plan
+    stepper = GradientStepper(cfg, run.params, run.grads, run.c, plan.dtype, plan.device,
+                              plan.workers)
+    batches = plan.batches(cfg, run.start)
+    # with several workers (and prefetching) the workers draw the batch themselves
+    before = batches.draw if plan.workers_draw else None
+    guard = (AsyncDivergenceGuard(cfg, run.grads, plan.device, run.v) if plan.accelerator
+             else None)
+    progress = _Progress(run, checkpoint, checkpoint_every)
     try:
-        with torch.no_grad():
-            for t in range(start, cfg.steps):
+        with torch.no_grad(), plan.one_thread():
+            for t in range(run.start, cfg.steps):
                 x = batches.next()
-                if dtype != torch.float32:
-                    x = x.to(dtype)
-                li = log_index.get(t)
+                if plan.dtype != torch.float32:
+                    x = x.to(plan.dtype)
+                li = run.log_index.get(t)
                 L = stepper(x, li is not None, before)
                 if li is not None:
-                    loss_log[li].copy_(L)
-                    if limit is None:
-                        limit = RUNAWAY * torch.maximum(zero, L.double())
-                if guard is None:
-                    # one host read a step: for SGD the gradient's sum before the update (NaN or
-                    # inf anywhere makes it non-finite); for Adam the sum of v after it (v takes
-                    # in g², so it is NaN or inf for a bad gradient and inf once it overflowed).
-                    # The loss is compared with the runaway limit at the logged steps.
-                    if (v is None and not math.isfinite(float(g.sum()))) or (
-                            li is not None and not bool((L <= limit).all())):
-                        find_divergence(cfg, params, x, c, t, v=v,
-                                        scale=None if limit is None else limit / RUNAWAY)
-                else:
-                    guard.record(t, L if li is not None else None, limit)
-                opt.step(g, lr if constant_lr else cfg._learning_rate(t))
-                if guard is None and v is not None and not math.isfinite(float(opt.v.sum())):
-                    find_state_divergence(cfg, t, grads, v)
-                done = t + 1
-                if bar is not None and (done % bar_every == 0 or done == cfg.steps):
-                    bar.update(done - bar.n)
-                    if last_loss is not None:
-                        bar.set_postfix(loss=f"{last_loss:.4g}", refresh=False)
-                if li is not None and on_cpu and bar is not None:
-                    last_loss = float(L.mean())
-                if checkpoint is not None and done < cfg.steps:
-                    due = (done % checkpoint_every == 0 if checkpoint_every is not None else
-                           li is not None and time.monotonic() - last_save > 30)
-                    if due:
-                        if guard is not None:
-                            guard.check(blocking=True)
-                        snapshot(done).save(checkpoint)
-                        last_save = time.monotonic()
+                    run.loss_log[li].copy_(L)
+                run.check(t, x, L, li is not None, guard)
+                run.update(t, guard)
+                progress.after(t + 1, L, li is not None, guard)
             if guard is not None:
                 guard.check(blocking=True)
     finally:
         batches.close()
         stepper.close()
-        if on_cpu:
-            torch.set_num_threads(threads_before)
-        if bar is not None:
-            bar.close()
-    result = snapshot(cfg.steps)
-    if isinstance(resume, TrainResult):
-        result.elapsed_s += resume.elapsed_s
-    if checkpoint is not None:
-        result.save(checkpoint)
-    return result
-
-
-def _views(flat: torch.Tensor, shapes: dict) -> dict:
-    """The blocks of a flat buffer (parameters, gradients or optimizer state) by name."""
-    out, off = {}, 0
-    for k, s in shapes.items():
-        size = math.prod(s)
-        out[k] = flat[off:off + size].view(s)
-        off += size
-    return out
-
-
-def _reference_loop(cfg, params, batches, log_index, loss_log, dtype, start, zero) -> None:
-    """The plain loop: autograd through the model's forward pass and ``torch.optim``, with the
-    same divergence checks as the fused loop (every step: a NaN, inf or runaway loss, and an
-    overflow of Adam's ``v``)."""
-    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-    if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(list(leaves.values()), lr=cfg.lr, momentum=cfg.momentum,
-                              weight_decay=cfg.weight_decay)
-    else:
-        kind = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
-        opt = kind(list(leaves.values()), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
-                   weight_decay=cfg.weight_decay)
-    ω = torch.as_tensor(cfg.importance_array, dtype=dtype, device=loss_log.device)
-    for t in range(start, cfg.steps):
-        x = batches.next().to(dtype).transpose(1, 2)  # (n, T, D)
-        L = models._loss(cfg.model, leaves, x, ω)
-        Ln = L.detach().double()
-        if t == start:
-            scale = torch.maximum(zero, Ln)
-        v = [opt.state[p]["exp_avg_sq"].reshape(len(Ln), -1) for p in leaves.values()
-             if "exp_avg_sq" in opt.state[p]]
-        check_loop_step("training", t, Ln.cpu().numpy(), scale.cpu().numpy(),
-                        state=torch.cat(v, 1).cpu() if v else None, advice=_trainer_advice(cfg))
-        opt.zero_grad(set_to_none=True)
-        L.sum().backward()
-        for group in opt.param_groups:
-            group["lr"] = cfg._learning_rate(t)
-        opt.step()
-        li = log_index.get(t)
-        if li is not None:
-            loss_log[li].copy_(L.detach())
-    with torch.no_grad():
-        for k, v in leaves.items():
-            params[k].copy_(v)
-
-
-class _Stepper:
-    """The gradient of every instance, the instances split into blocks over worker threads.
-
-    Each block is processed in sub-blocks of instances whose ``(D, T)`` tensors together stay
-    small (at most ``_SUB_ELEMENTS`` entries per tensor): the batch, the pre-activation and the
-    residual of a sub-block then stay in the caches between the products and the elementwise
-    passes that use them, instead of streaming through memory (on two cores sharing one cache,
-    about a fifth faster for 200 features × 1024 samples). Small problems are one sub-block.
-    """
-
-    def __init__(self, cfg, params, grads, c, dtype, device, workers):
-        n, T, d, D = cfg.n_instances, cfg.batch_size, cfg.n_hidden, cfg.n_features
-        self.model = cfg.model
-        sub = max(1, _SUB_ELEMENTS // (D * T)) if device.type == "cpu" else n
-        edges = np.linspace(0, n, workers + 1).round().astype(int)
-        self.blocks = []
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
-            a, b = int(a), int(b)
-            spaces, parts = {}, []
-            for s in range(a, b, sub):
-                e = min(s + sub, b)
-                if e - s not in spaces:
-                    spaces[e - s] = models.Workspace(cfg.model, e - s, T, d, D, dtype=dtype,
-                                                     device=device)
-                parts.append(({k: v[s:e] for k, v in params.items()},
-                              {k: v[s:e] for k, v in grads.items()}, c[s:e], s, e, spaces[e - s]))
-            self.blocks.append((a, b, parts))
-        self.pool = None
-        if workers > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self.pool = ThreadPoolExecutor(workers - 1, thread_name_prefix="toymodels-step",
-                                           initializer=torch.set_num_threads, initargs=(1,))
-
-    def _block(self, block, x, need_loss, before=None):
-        losses = []
-        for p, g, c, s, e, ws in block[2]:
-            if before is not None:
-                before(s, e)  # e.g. draw these instances of the batch
-            losses.append(models.loss_and_grad(self.model, p, x[s:e], c, g, ws=ws,
-                                               need_loss=need_loss))
-        if not need_loss:
-            return None
-        return losses[0] if len(losses) == 1 else torch.cat(losses)
-
-    def __call__(self, x: torch.Tensor, need_loss: bool, before=None):
-        """The gradients (and, when asked, the losses) on batch ``x``; before each sub-block
-        ``before(s, e)`` is called with its instance range, in the thread that computes it."""
-        if self.pool is None:
-            return self._block(self.blocks[0], x, need_loss, before)
-        futures = [self.pool.submit(self._block, blk, x, need_loss, before)
-                   for blk in self.blocks[1:]]
-        losses = [self._block(self.blocks[0], x, need_loss, before)]
-        losses += [f.result() for f in futures]
-        return torch.cat(losses) if need_loss else None
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
-
-
-#: the sub-blocks of :class:`_Stepper` hold at most this many entries per ``(D, T)`` tensor
-_SUB_ELEMENTS = 1 << 18
-
-
-def _accelerator_path(device: torch.device) -> bool:
-    """Whether to use the accelerator code path (batches drawn by torch on the device, the
-    asynchronous divergence guard). Tests force it on the CPU, where no GPU is available, with
-    the environment variable ``TOYMODELS_ACCELERATOR_PATH=1``."""
-    return device.type != "cpu" or os.environ.get("TOYMODELS_ACCELERATOR_PATH") == "1"
+        progress.close()

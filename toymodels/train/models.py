@@ -37,50 +37,209 @@ the ``x_t``) and ``c_i = 2 ω_i / T``:
 The importance weights and the ``2/T`` factor are folded into the small ``(n, d, D)`` matrices,
 never into the large ``(n, T, D)`` tensors. Each instance's gradient depends only on that
 instance's parameters and data.
+
+**The registry.** Each model is one small class (:class:`Linear`, :class:`Tied`,
+:class:`ReLU`, subclasses of :class:`ToyModel`): its parameter shapes, forward pass and
+hand-derived loss-and-gradient. :data:`MODELS` maps a model's name to its instance; everything
+else in the package (the config's check of ``model``, the initialisation, the trainer, the
+reference loop, results files) goes through it. Adding a model is one new class here, decorated
+with :func:`register`, and its test in ``tests/test_models.py`` (fused gradient = autograd).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from toymodels._checks import as_real_tensor, check_int
+from toymodels import limits
+from toymodels._checks import as_real_tensor, check_float, check_importance, check_int
 
-__all__ = ["MODELS", "param_shapes", "forward", "loss", "loss_and_grad", "Workspace"]
+__all__ = ["MODELS", "ToyModel", "Linear", "Tied", "ReLU", "register", "param_shapes",
+           "init_params", "forward", "loss", "loss_and_grad", "Workspace"]
 
-#: the models this module implements
-MODELS = ("linear", "tied", "relu")
+#: the models of the package by name (in the order linear, tied, relu): see :func:`register`
+MODELS: dict[str, ToyModel] = {}
 
 
-def _check_model(model: str) -> str:
+def register(cls: type[ToyModel]) -> type[ToyModel]:
+    """Class decorator: add a :class:`ToyModel` subclass to :data:`MODELS` under its ``name``."""
+    if not (isinstance(cls, type) and issubclass(cls, ToyModel)) or not cls.name:
+        raise TypeError(f"register takes a ToyModel subclass with a name, got {cls!r}")
+    MODELS[cls.name] = cls()
+    return cls
+
+
+class ToyModel:
+    """One toy autoencoder, batched over a leading instance axis (see the module docstring).
+
+    A subclass sets ``name``, ``key`` (the parameter of shape ``(n, d, D)`` that fixes the
+    sizes) and ``zero_init`` (parameters that start at zero), and implements :meth:`shapes`,
+    :meth:`forward` and :meth:`loss_and_grad`; :meth:`loss` follows from :meth:`forward`.
+    """
+
+    name: str = ""
+    key: str = "W"
+    zero_init: tuple[str, ...] = ()
+    #: whether :meth:`loss_and_grad` needs a pre-activation buffer ``P`` in its workspace
+    preactivation: bool = False
+
+    def shapes(self, n: int, d: int, D: int) -> dict[str, tuple[int, ...]]:
+        """The parameter shapes with ``n`` instances, ``d`` hidden dimensions, ``D`` features."""
+        raise NotImplementedError
+
+    def small_shape(self, n: int, d: int, D: int) -> tuple[int, ...]:
+        """The shape of the workspace's small scratch matrix (the scaled weights)."""
+        return (n, d, D)
+
+    def forward(self, params: dict, x: torch.Tensor) -> torch.Tensor:
+        """``x̂`` for a batch ``x`` of shape ``(n, T, D)`` (unchecked; works with autograd)."""
+        raise NotImplementedError
+
+    def loss(self, params: dict, x: torch.Tensor, ω: torch.Tensor) -> torch.Tensor:
+        """``(1/T) Σ_t Σ_i ω_i (x_ti − x̂_ti)²`` per instance, ``(n,)`` (unchecked; ``ω`` a
+        tensor of ``x``'s dtype and device broadcasting to ``(n, D)``)."""
+        r = self.forward(params, x) - x
+        ω = torch.broadcast_to(ω, (x.shape[0], x.shape[2]))
+        return torch.einsum("ntD,nD->n", r * r, ω) / x.shape[1]
+
+    def loss_and_grad(self, params: dict, xT: torch.Tensor, c: torch.Tensor, grads: dict,
+                      ws: Workspace, need_loss: bool) -> torch.Tensor | None:
+        """The gradient into ``grads`` (and the loss when ``need_loss``), see
+        :func:`loss_and_grad` (unchecked)."""
+        raise NotImplementedError
+
+
+@register
+class Linear(ToyModel):
+    """``x ↦ A B x`` (Section 1 of the notes), ``A (n, D, d)``, ``B (n, d, D)``; gradient (19)."""
+
+    name, key = "linear", "B"
+
+    def shapes(self, n, d, D):
+        return {"A": (n, D, d), "B": (n, d, D)}
+
+    def small_shape(self, n, d, D):
+        return (n, D, d)
+
+    def forward(self, params, x):
+        return torch.bmm(torch.bmm(x, params["B"].transpose(1, 2)), params["A"].transpose(1, 2))
+
+    def loss_and_grad(self, params, xT, c, grads, ws, need_loss):
+        A, B = params["A"], params["B"]
+        H = torch.bmm(B, xT, out=ws.H)  # (n, d, T)
+        R = torch.baddbmm(xT, A, H, beta=-1, out=ws.R)  # X̂ − X, (n, D, T)
+        L = _weighted_sq(R, c, ws) if need_loss else None
+        gA = torch.bmm(R, H.transpose(1, 2), out=grads["A"])  # (n, D, d)
+        gA.mul_(c.unsqueeze(2))
+        Ac = torch.mul(A, c.unsqueeze(2), out=ws.small)
+        dH = torch.bmm(Ac.transpose(1, 2), R, out=ws.dH)  # (n, d, T)
+        torch.bmm(dH, xT.transpose(1, 2), out=grads["B"])
+        return L
+
+
+@register
+class Tied(ToyModel):
+    """``x ↦ Wᵀ W x`` (Section 2.2 of the notes), ``W (n, d, D)``; the true gradient of the tied
+    loss (decoder plus encoder parts of (19) at ``A = Wᵀ, B = W``)."""
+
+    name = "tied"
+
+    def shapes(self, n, d, D):
+        return {"W": (n, d, D)}
+
+    def forward(self, params, x):
+        W = params["W"]
+        return torch.bmm(torch.bmm(x, W.transpose(1, 2)), W)
+
+    def loss_and_grad(self, params, xT, c, grads, ws, need_loss):
+        W = params["W"]
+        H = torch.bmm(W, xT, out=ws.H)  # (n, d, T)
+        R = torch.baddbmm(xT, W.transpose(1, 2), H, beta=-1, out=ws.R)
+        L = _weighted_sq(R, c, ws) if need_loss else None
+        _tied_weight_grad(W, H, R, xT, c, grads["W"], ws)
+        return L
+
+
+@register
+class ReLU(ToyModel):
+    """``x ↦ ReLU(Wᵀ W x + b)`` (Section 3.1 of the notes), ``W (n, d, D)``, ``b (n, D)``."""
+
+    name, zero_init, preactivation = "relu", ("b",), True
+
+    def shapes(self, n, d, D):
+        return {"W": (n, d, D), "b": (n, D)}
+
+    def forward(self, params, x):
+        return torch.relu(Tied.forward(self, params, x) + params["b"].unsqueeze(1))
+
+    def loss_and_grad(self, params, xT, c, grads, ws, need_loss):
+        W = params["W"]
+        H = torch.bmm(W, xT, out=ws.H)  # (n, d, T)
+        P = torch.baddbmm(params["b"].unsqueeze(2), W.transpose(1, 2), H, out=ws.P)
+        L = None
+        if need_loss:
+            r = torch.clamp(P, min=0, out=ws.R)  # ReLU(P), then − X: the full residual
+            L = _weighted_sq(r.sub_(xT), c, ws, inplace=True)
+        # masked residual G = (P − X) ⊙ 1[P > 0]: ReLU(P) − X where P > 0, 0 where ReLU is flat
+        G = torch.sub(P, xT, out=ws.R)
+        torch.ops.aten.threshold_backward.grad_input(G, P, 0, grad_input=G)
+        torch.sum(G, dim=2, out=grads["b"]).mul_(c)
+        _tied_weight_grad(W, H, G, xT, c, grads["W"], ws)
+        return L
+
+
+def _tied_weight_grad(W, H, G, xT, c, out, ws) -> None:
+    """``∂L/∂W = (Hᵀ G) ⊙ c + ((W ⊙ c) Gᵀ) Ξᵀ`` (decoder plus encoder part) into ``out``, for
+    the (masked) residual ``G`` of a model ``x ↦ f(WᵀWx)``."""
+    cD = c.unsqueeze(1)  # (n, 1, D): scales the feature columns of an (n, d, D) matrix
+    gW = torch.bmm(H, G.transpose(1, 2), out=out)  # decoder part, (n, d, D)
+    gW.mul_(cD)
+    Wc = torch.mul(W, cD, out=ws.small)
+    dH = torch.bmm(Wc, G, out=ws.dH)  # (n, d, T)
+    gW.baddbmm_(dH, xT.transpose(1, 2))  # encoder part
+
+
+def _model(model: str) -> ToyModel:
     if not isinstance(model, str) or model not in MODELS:
         raise ValueError(f"model must be one of {list(MODELS)}, got {model!r}")
-    return model
+    return MODELS[model]
 
 
 def param_shapes(model: str, n: int, d: int, D: int) -> dict[str, tuple[int, ...]]:
     """Shapes of the parameters of ``model`` with ``n`` instances, ``d`` hidden, ``D`` features
     (the table of the module docstring)."""
-    _check_model(model)
+    m = _model(model)
     n, d, D = (check_int(n, "n", minimum=1), check_int(d, "d", minimum=1),
                check_int(D, "D", minimum=1))
-    return _shapes(model, n, d, D)
+    return m.shapes(n, d, D)
 
 
-def _shapes(model: str, n: int, d: int, D: int) -> dict[str, tuple[int, ...]]:
-    if model == "linear":
-        return {"A": (n, D, d), "B": (n, d, D)}
-    if model == "tied":
-        return {"W": (n, d, D)}
-    return {"W": (n, d, D), "b": (n, D)}
+def init_params(model: str, n: int, d: int, D: int, *, seed: int = 0,
+                scale: float | None = None) -> dict[str, torch.Tensor]:
+    """The initial parameters of a run: Gaussian entries of std ``scale`` (``None``: the
+    Xavier-normal-like ``√(2 / (d + D))``), and a zero bias; float64 on the CPU, drawn from a
+    generator seeded with ``seed``, so they are the same on every device and in every loop."""
+    shapes = param_shapes(model, n, d, D)
+    limits.refuse_if_too_big(f"init_params of a {model!r} model with n = {n}, d = {d}, D = {D}",
+                             memory=8.0 * sum(math.prod(s) for s in shapes.values()),
+                             advice="use smaller sizes")
+    seed = check_int(seed, "seed", minimum=0, maximum=2**63 - 1)
+    std = math.sqrt(2.0 / (d + D)) if scale is None else check_float(scale, "scale", positive=True)
+    gen = torch.Generator().manual_seed(seed)
+    zero = MODELS[model].zero_init
+    return {name: (torch.zeros(shape, dtype=torch.float64) if name in zero else
+                   torch.randn(shape, generator=gen, dtype=torch.float64) * std)
+            for name, shape in shapes.items()}
 
 
 def _check_params(model: str, params) -> tuple[int, int, int]:
     """``(n, d, D)`` of a parameter dict of ``model``, after checking its names, types and
     shapes (values are not read: a diverged model's NaN must reach the loss)."""
+    m = _model(model)
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict of tensors, got {type(params).__name__}")
-    first = "B" if model == "linear" else "W"
-    want = sorted(_shapes(model, 1, 1, 1))
+    want = sorted(m.shapes(1, 1, 1))
     if sorted(params) != want:
         raise ValueError(f"params of a {model!r} model must have the keys {want}, "
                          f"got {sorted(params)}")
@@ -88,11 +247,12 @@ def _check_params(model: str, params) -> tuple[int, int, int]:
         if not isinstance(p, torch.Tensor) or not p.is_floating_point():
             what = p.dtype if isinstance(p, torch.Tensor) else type(p).__name__
             raise TypeError(f"params[{k!r}] must be a real floating torch tensor, got {what}")
+    first = m.key
     if params[first].ndim != 3:
         raise ValueError(f"params[{first!r}] must have shape (n, d, D), "
                          f"got {tuple(params[first].shape)}")
     n, d, D = params[first].shape
-    for k, shape in _shapes(model, n, d, D).items():
+    for k, shape in m.shapes(n, d, D).items():
         if tuple(params[k].shape) != shape:
             raise ValueError(f"params[{k!r}] must have shape {shape} (n, d, D = {n}, {d}, {D} from "
                              f"params[{first!r}]), got {tuple(params[k].shape)}")
@@ -102,7 +262,7 @@ def _check_params(model: str, params) -> tuple[int, int, int]:
 def _check_batch(model: str, params, x) -> torch.Tensor:
     """``x`` as a finite ``(n, T, D)`` tensor of the parameters' dtype and device."""
     n, _, D = _check_params(model, params)
-    like = params["B" if model == "linear" else "W"]
+    like = params[MODELS[model].key]
     x = as_real_tensor(x, "x", dtype=like.dtype, device=like.device,
                        what="a batch of real numbers of shape (n, T, D)")
     if x.ndim != 3 or x.shape[0] != n or x.shape[2] != D:
@@ -120,63 +280,41 @@ def forward(model: str, params: dict, x: torch.Tensor) -> torch.Tensor:
     numbers, converted to the parameters' dtype and device.
     Works with autograd (it is the reference the hand-written gradients are tested against).
     """
-    _check_model(model)
-    return _forward(model, params, _check_batch(model, params, x))
+    return _model(model).forward(params, _check_batch(model, params, x))
 
 
-def _forward(model: str, params: dict, x: torch.Tensor) -> torch.Tensor:
-    if model == "linear":
-        return torch.bmm(torch.bmm(x, params["B"].transpose(1, 2)), params["A"].transpose(1, 2))
-    W = params["W"]
-    out = torch.bmm(torch.bmm(x, W.transpose(1, 2)), W)
-    if model == "tied":
-        return out
-    return torch.relu(out + params["b"].unsqueeze(1))
-
-
-def loss(model: str, params: dict, x: torch.Tensor, importance) -> torch.Tensor:
+def loss(model: str, params: dict, x: torch.Tensor, ω) -> torch.Tensor:
     """Per-instance loss ``(1/T) Σ_t Σ_i ω_i (x_ti − x̂_ti)²``, shape ``(n,)``.
 
-    ``x`` has shape ``(n, T, D)`` (as in :func:`forward`); ``importance`` (ω ≥ 0, finite)
+    ``x`` has shape ``(n, T, D)`` (as in :func:`forward`); the importance ``ω`` (≥ 0, finite)
     broadcasts to ``(n, D)``. A sum over features and a mean over the batch: the Monte Carlo
     estimate of the integral loss of Section 3.1 of the notes.
     """
-    _check_model(model)
+    m = _model(model)
     x = _check_batch(model, params, x)
-    ω = as_real_tensor(importance, "importance", dtype=x.dtype, device=x.device,
-                       what="ω: a number or an array of non-negative real numbers")
-    if bool((ω < 0).any()):
-        raise ValueError(f"importance must be >= 0, got an entry {float(ω[ω < 0].flatten()[0]):g}")
+    ω = torch.as_tensor(check_importance(ω), dtype=x.dtype, device=x.device)
     nD = (x.shape[0], x.shape[2])
     try:
         fits = torch.broadcast_shapes(ω.shape, nD) == nD
     except RuntimeError:
         fits = False
     if not fits:
-        raise ValueError(f"importance has shape {tuple(ω.shape)}, which does not broadcast to "
+        raise ValueError(f"ω (importance) has shape {tuple(ω.shape)}, which does not broadcast to "
                          f"(n, D) = {nD}")
-    return _loss(model, params, x, ω)
-
-
-def _loss(model: str, params: dict, x: torch.Tensor, ω: torch.Tensor) -> torch.Tensor:
-    """:func:`loss` without the checks, for the package's own loops (``ω`` a tensor of
-    ``x``'s dtype and device)."""
-    r = _forward(model, params, x) - x
-    ω = torch.broadcast_to(ω, (x.shape[0], x.shape[2]))
-    return torch.einsum("ntD,nD->n", r * r, ω) / x.shape[1]
+    return m.loss(params, x, ω)
 
 
 class Workspace:
     """Preallocated intermediate tensors for :func:`loss_and_grad` (reused every step)."""
 
     def __init__(self, model: str, n: int, T: int, d: int, D: int, *, dtype, device):
-        _check_model(model)
+        m = _model(model)
         e = dict(dtype=dtype, device=device)
         self.H = torch.empty(n, d, T, **e)  # hidden activations, feature-major
         self.dH = torch.empty(n, d, T, **e)  # gradient with respect to them
         self.R = torch.empty(n, D, T, **e)  # (masked) residual
-        self.P = torch.empty(n, D, T, **e) if model == "relu" else None  # pre-activation
-        self.small = torch.empty(n, D, d, **e) if model == "linear" else torch.empty(n, d, D, **e)
+        self.P = torch.empty(n, D, T, **e) if m.preactivation else None  # pre-activation
+        self.small = torch.empty(m.small_shape(n, d, D), **e)
         self.scratch = None  # allocated at the first logged step (linear and tied models)
 
 
@@ -214,43 +352,9 @@ def loss_and_grad(model: str, params: dict, xT: torch.Tensor, c: torch.Tensor, g
     are (19) of the notes for the linear model and its chain-rule extensions for the tied
     (Section 2.2) and ReLU (Section 3.1) models.
     """
+    m = _model(model)
     n, D, T = xT.shape
     if ws is None:
-        d = params["B" if model == "linear" else "W"].shape[1]
+        d = params[m.key].shape[1]
         ws = Workspace(model, n, T, d, D, dtype=xT.dtype, device=xT.device)
-    cD = c.unsqueeze(1)  # (n, 1, D): scales the feature columns of an (n, d, D) matrix
-    L = None
-    if model == "linear":
-        A, B = params["A"], params["B"]
-        H = torch.bmm(B, xT, out=ws.H)  # (n, d, T)
-        R = torch.baddbmm(xT, A, H, beta=-1, out=ws.R)  # X̂ − X, (n, D, T)
-        if need_loss:
-            L = _weighted_sq(R, c, ws)
-        gA = torch.bmm(R, H.transpose(1, 2), out=grads["A"])  # (n, D, d)
-        gA.mul_(c.unsqueeze(2))
-        Ac = torch.mul(A, c.unsqueeze(2), out=ws.small)
-        dH = torch.bmm(Ac.transpose(1, 2), R, out=ws.dH)  # (n, d, T)
-        torch.bmm(dH, xT.transpose(1, 2), out=grads["B"])
-        return L
-    W = params["W"]
-    H = torch.bmm(W, xT, out=ws.H)  # (n, d, T)
-    if model == "tied":
-        R = torch.baddbmm(xT, W.transpose(1, 2), H, beta=-1, out=ws.R)
-        if need_loss:
-            L = _weighted_sq(R, c, ws)
-        G = R
-    else:
-        P = torch.baddbmm(params["b"].unsqueeze(2), W.transpose(1, 2), H, out=ws.P)
-        if need_loss:
-            r = torch.clamp(P, min=0, out=ws.R)  # ReLU(P), then − X: the full residual
-            L = _weighted_sq(r.sub_(xT), c, ws, inplace=True)
-        # masked residual G = (P − X) ⊙ 1[P > 0]: ReLU(P) − X where P > 0, 0 where ReLU is flat
-        G = torch.sub(P, xT, out=ws.R)
-        torch.ops.aten.threshold_backward.grad_input(G, P, 0, grad_input=G)
-        torch.sum(G, dim=2, out=grads["b"]).mul_(c)
-    gW = torch.bmm(H, G.transpose(1, 2), out=grads["W"])  # decoder part, (n, d, D)
-    gW.mul_(cD)
-    Wc = torch.mul(W, cD, out=ws.small)
-    dH = torch.bmm(Wc, G, out=ws.dH)  # (n, d, T)
-    gW.baddbmm_(dH, xT.transpose(1, 2))  # encoder part
-    return L
+    return m.loss_and_grad(params, xT, c, grads, ws, need_loss)

@@ -17,19 +17,32 @@ __all__ = ["estimate_memory", "available_memory", "available_cpus"]
 
 
 def estimate_memory(cfg: TrainConfig, device=None) -> int:
-    """Bytes that :func:`train` allocates for ``cfg`` (buffers, parameters, optimiser state).
+    """Bytes that :func:`train` allocates for ``cfg`` (buffers, parameters, optimiser state) on
+    ``device`` (``None``: the config's device).
 
     Per step the batch and its residuals are ``(n, T, D)`` tensors; the data arrive in chunks of
     several steps (three chunks in flight on the CPU, one on CUDA).
     """
     from toymodels.environment import choose_device
 
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
     dev = choose_device(cfg.device if device is None else device)
+    return _memory(cfg, dev.type != "cpu", chunk_steps(cfg, dev.type))
+
+
+def plan_memory(cfg: TrainConfig, plan) -> int:
+    """:func:`estimate_memory` for a run planned already (:class:`~toymodels.train.plan.RunPlan`:
+    its device and chunking are not decided again)."""
+    return _memory(cfg, plan.accelerator, plan.chunk)
+
+
+def _memory(cfg: TrainConfig, accelerator: bool, chunk: int) -> int:
     item = 4 if cfg.dtype == "float32" else 8
-    n, T, d, D = cfg.n_instances, cfg.batch_size, cfg.n_hidden, cfg.n_features
+    n, T, d, D = cfg.n, cfg.batch_size, cfg.d, cfg.D
     big = n * T * D
-    chunks = 3 if dev.type == "cpu" else 1
-    data = chunks * chunk_steps(cfg, dev.type) * big * 4  # the data are drawn in float32
+    chunks = 1 if accelerator else 3
+    data = chunks * chunk * big * 4  # the data are drawn in float32
     if cfg.dtype != "float32":
         data += big * item
     n_big = 2  # the residual, and the pre-activation (relu) or a scratch for the loss
@@ -43,7 +56,11 @@ def available_memory(device) -> int:
     (the smaller of ``MemAvailable`` and the cgroup limit, e.g. in a Binder container)."""
     from toymodels.environment import choose_device
 
-    dev = choose_device(device)
+    return free_memory(choose_device(device))
+
+
+def free_memory(dev: torch.device) -> int:
+    """:func:`available_memory` on a device chosen already (a ``torch.device``)."""
     if dev.type == "cuda":
         return int(torch.cuda.mem_get_info(dev)[0])
     candidates = []

@@ -98,8 +98,8 @@ class TrainResult:
 
     def torch_params(self, device=None, dtype=torch.float32) -> dict:
         """The parameters as torch tensors (named ``A, B`` / ``W`` / ``W, b``)."""
-        names = {"linear": ("A", "B"), "tied": ("W",), "relu": ("W", "b")}[self.config.model]
-        return {k: torch.as_tensor(np.ascontiguousarray(getattr(self, k)), dtype=dtype,
+        names = models.param_shapes(self.config.model, 1, 1, 1)  # the names, from the registry
+        return {k: torch.as_tensor(np.ascontiguousarray(self.params[k]), dtype=dtype,
                                    device=device) for k in names}
 
     def evaluate(self, batch_size: int = 100_000, *, seed: int = 12345) -> np.ndarray:
@@ -109,14 +109,14 @@ class TrainResult:
         batch_size = check_int(batch_size, "batch_size", minimum=1)
         cfg = self.config
         limits.refuse_if_too_big(
-            f"evaluate with batch_size = {batch_size}, {cfg.n_instances} instances, "
-            f"D = {cfg.n_features}", memory=4 * 8.0 * batch_size * cfg.n_instances * cfg.n_features,
+            f"evaluate with batch_size = {batch_size}, {cfg.n} instances, "
+            f"D = {cfg.D}", memory=4 * 8.0 * batch_size * cfg.n * cfg.D,
             advice="use a smaller batch_size")
-        x = torch.from_numpy(sparse_uniform(batch_size, cfg.n_features, cfg._S,
-                                            rng=seed, instances=cfg.n_instances))
+        x = torch.from_numpy(sparse_uniform(batch_size, cfg.D, cfg.S_vector,
+                                            rng=seed, instances=cfg.n))
         p = self.torch_params(dtype=torch.float64)
         with torch.no_grad():
-            return models.loss(cfg.model, p, x, torch.from_numpy(cfg._ω)).numpy()
+            return models.loss(cfg.model, p, x, torch.from_numpy(cfg.ω_vector)).numpy()
 
     # -- checks ------------------------------------------------------------------------------
     def validate(self, source: str = "TrainResult") -> TrainResult:
@@ -129,7 +129,7 @@ class TrainResult:
 
         if not isinstance(cfg, TrainConfig):
             raise bad(f"config must be a TrainConfig, got {type(cfg).__name__}")
-        shapes = models.param_shapes(cfg.model, cfg.n_instances, cfg.n_hidden, cfg.n_features)
+        shapes = models.param_shapes(cfg.model, cfg.n, cfg.d, cfg.D)
         if set(self.params) != set(shapes):
             raise bad(f"the parameters are {sorted(self.params)}, but a {cfg.model!r} model has "
                       f"{sorted(shapes)}")
@@ -145,7 +145,7 @@ class TrainResult:
                           or logs[-1] >= max(steps_done, 1)):
             raise bad(f"log_steps must be increasing steps in 0..{steps_done - 1} (below "
                       f"steps_done = {steps_done})")
-        _check_array(bad, "loss_history", self.loss_history, (logs.size, cfg.n_instances), "f")
+        _check_array(bad, "loss_history", self.loss_history, (logs.size, cfg.n), "f")
         n_params = sum(math.prod(s) for s in shapes.values())
         opt = {k: v for k, v in self.optimizer_state.items() if k != "t"}
         t = self.optimizer_state.get("t", 0)
