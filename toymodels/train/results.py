@@ -113,7 +113,7 @@ class TrainResult:
             f"D = {cfg.D}", memory=4 * 8.0 * batch_size * cfg.n * cfg.D,
             advice="use a smaller batch_size")
         x = torch.from_numpy(sparse_uniform(batch_size, cfg.D, cfg.S_vector,
-                                            rng=seed, instances=cfg.n))
+                                            rng=seed, n=cfg.n))
         p = self.torch_params(dtype=torch.float64)
         with torch.no_grad():
             return models.loss(cfg.model, p, x, torch.from_numpy(cfg.ω_vector)).numpy()
