@@ -999,18 +999,17 @@ assert 1.8 < gd_err[0.1] / gd_err[0.05] < 2.3 and 1.8 < gd_err[0.05] / gd_err[0.
 # every model's loss $L = \frac1T\sum_t\sum_i \omega_i (x_{ti} - \hat x_{ti})^2$, lets autograd
 # differentiate the sum of the models' losses (they share no parameter, so each model receives
 # the gradient of its own loss) and takes one `torch.optim` step at the schedule's learning rate.
-# The only extra line is `check`, which stops a run whose loss becomes NaN, infinite or runs
-# away, naming the step and the model.
+# Two lines go beyond that: `plan.one_thread()` (one torch thread on the CPU, as the fast trainer
+# uses) and `check`, which stops a run whose loss becomes NaN, infinite or runs away, naming the
+# step and the model. Both loops start from the same initial weights, draw the same batches and
+# use the same learning rates, so their loss curves differ only by floating-point rounding (the
+# same sums taken in another order); the second cell checks this on four tied models of the
+# sparse data above, trained for 200 steps.
 
 # %%
 import inspect
 
 print(inspect.getsource(tm.train_reference))
-
-# %% [markdown]
-# Both loops start from the same initial weights, draw the same batches and use the same
-# learning rates, so their loss curves differ only by floating-point rounding (the same sums taken
-# in another order). On four tied models of the sparse data above, trained for 200 steps:
 
 # %% tags=["nbval-ignore-output"]
 cfg_ref = tm.TrainConfig(model="tied", D=D_h, d=d_h, n=4, S=np.broadcast_to(S_het, (4, D_h)),
