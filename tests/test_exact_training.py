@@ -149,3 +149,12 @@ def test_newton_finisher_with_finite_difference_hessians_certifies_with_exact_on
     assert np.mean(r.converged) >= 0.9
     assert np.allclose(np.linalg.norm(g, axis=1), r.grad_norm, rtol=1e-6, atol=1e-13)
     assert np.allclose(np.linalg.eigvalsh(H), r.hessian_eigenvalues, atol=1e-9)
+
+
+def test_logged_parameters_reproduce_the_logged_losses():
+    W0, b0 = et.random_init(3, 2, 5, seed=2, scale=0.1)
+    r = et.minimize_exact(W0, b0, 1.0, 0.9, l_max=2, steps=30, lr=0.02, log_every=7)
+    assert r.W_history.shape == (r.history.shape[0], 3, 2, 5) and r.b_history.shape[-1] == 5
+    assert np.array_equal(r.W_history[0], W0)
+    for Wt, bt, Lt in zip(r.W_history, r.b_history, r.history, strict=True):
+        assert np.allclose(et.exact_loss(Wt, bt, 1.0, 0.9), Lt, rtol=1e-12)

@@ -226,20 +226,22 @@ def random_init(n: int, d: int, D: int, *, seed: int = 0, scale: float | None = 
 def _adam(x, f, steps, lr, log_every):
     """``steps`` Adam steps (β = (0.9, 0.999), ε = 10⁻⁸, as ``torch.optim.Adam``) with the
     cosine learning rate ``lr (1 + cos(π t/steps))/2`` of step ``t``, on the exact gradient of
-    every instance; returns ``x`` and the logged losses."""
-    history = []
+    every instance; returns ``x``, and the losses and parameters at the logged steps (before
+    those steps' updates)."""
+    history, params = [], []
     m, v = torch.zeros_like(x), torch.zeros_like(x)
     b1, b2, eps = 0.9, 0.999, 1e-8
     for t in range(steps):
         val, g = _grad(x, f)
+        if t % log_every == 0 or t == steps - 1:
+            history.append(val.numpy().copy())
+            params.append(x.numpy().copy())
         m.mul_(b1).add_(g, alpha=1 - b1)
         v.mul_(b2).addcmul_(g, g, value=1 - b2)
         lr_t = lr * (1 + math.cos(math.pi * t / steps)) / 2
         denom = (v / (1 - b2 ** (t + 1))).sqrt_().add_(eps)
         x = x - (lr_t / (1 - b1 ** (t + 1))) * m / denom
-        if t % log_every == 0 or t == steps - 1:
-            history.append(val.numpy().copy())
-    return x, history
+    return x, history, params
 
 
 def _fd_hessian(x, f, g):
@@ -289,8 +291,9 @@ def _newton(x, f, newton_steps, tol):
 @dataclass(frozen=True)
 class ExactMinimum:
     """The end points of :func:`minimize_exact`: parameters ``W (n, d, D)``, ``b (n, D)``, the
-    exact loss, the gradient norm, the Hessian eigenvalues (ascending, ``(n, p)``), and
-    ``history`` (the loss of every instance after each descent step, ``(steps, n)``)."""
+    exact loss, the gradient norm, the Hessian eigenvalues (ascending, ``(n, p)``),
+    ``history`` (the loss of every instance at each logged descent step, ``(n_logs, n)``) and
+    the logged parameters ``W_history (n_logs, n, d, D)``, ``b_history (n_logs, n, D)``."""
 
     W: np.ndarray
     b: np.ndarray
@@ -299,6 +302,8 @@ class ExactMinimum:
     hessian_eigenvalues: np.ndarray
     history: np.ndarray
     newton_steps: int
+    W_history: np.ndarray | None = None
+    b_history: np.ndarray | None = None
 
     @property
     def converged(self) -> np.ndarray:
@@ -325,10 +330,11 @@ def minimize_exact(W0, b0, ω, S, *, l_max: int = 2, steps: int = 2000, lr: floa
     log_every = check_int(log_every, "log_every", minimum=1)
 
     f = _objective(ω, wts, d, D)
-    x, history = _adam(_pack(W, b).clone(), f, steps, lr, log_every)
+    x, history, params = _adam(_pack(W, b).clone(), f, steps, lr, log_every)
     x, val, g, H, done = _newton(x, f, newton_steps, tol)
     lam = torch.linalg.eigvalsh(H)
     Wf, bf = _unpack(x, d, D)
     hist = np.array(history) if history else np.zeros((0, n))
+    θ = np.array(params) if params else np.zeros((0, n, d * D + D))
     return ExactMinimum(Wf.numpy(), bf.numpy(), val.numpy(), g.norm(dim=1).numpy(), lam.numpy(),
-                        hist, done)
+                        hist, done, θ[..., : d * D].reshape(-1, n, d, D), θ[..., d * D:])
