@@ -149,6 +149,17 @@ def test_newton_finisher_with_finite_difference_hessians_certifies_with_exact_on
     assert np.mean(r.converged) >= 0.9
     assert np.allclose(np.linalg.norm(g, axis=1), r.grad_norm, rtol=1e-6, atol=1e-13)
     assert np.allclose(np.linalg.eigvalsh(H), r.hessian_eigenvalues, atol=1e-9)
+    rd = et.minimize_exact(W0, b0, 1.0, 0.9, l_max=2, steps=100, lr=0.1, hessian="differences")
+    assert np.array_equal(rd.W, r.W)
+    # where the loss is twice differentiable (a pentagon; not e.g. a bias exactly 0, where
+    # ReLU(b)² has only one-sided second derivatives) the two Hessians agree
+    from toymodels.relu.basins import classify
+
+    smooth = np.array([classify(W) == "pentagon" for W in r.W])
+    assert smooth.sum() >= 20
+    assert np.allclose(rd.hessian_eigenvalues[smooth], r.hessian_eigenvalues[smooth], atol=1e-7)
+    with pytest.raises(ValueError, match="hessian"):
+        et.minimize_exact(W0, b0, 1.0, 0.9, steps=1, hessian="fd")
 
 
 def test_logged_parameters_reproduce_the_logged_losses():
