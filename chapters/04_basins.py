@@ -221,7 +221,7 @@ for lab, L in zip(ends, dyn.loss, strict=True):
     if lab == "pentagon":  # the certified 5-gon critical point, to 1e-9
         assert abs(L / crit["5-gon"] - 1) < 1e-9
 
-# %% mystnb={"figure": {"caption": "Exact loss (l \u2264 2, S = 0.9) along six runs from a small initialisation, with the critical values of the k-gon family (dashed) and of W = 0 (dotted).", "name": "fig-dynamics"}} tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Exact loss (l \u2264 2, S = 0.9) along six runs from a small initialisation, with the critical values of the k-gon family (dashed) and of W = 0 (dotted).", "name": "fig-dynamics"}, "image": {"alt": "Six loss curves on a log scale falling from about 0.16 to the pentagon's level near 0.022, with dashed horizontal lines at the critical values of the 2-, 3-, 4- and 5-gon and a dotted line for W = 0."}} tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.4, 3.4))
 t = np.arange(dyn.history.shape[0]) * 2
 for j in range(dyn.history.shape[1]):
@@ -237,8 +237,74 @@ plt.show()
 # %% [markdown]
 # In {numref}`fig-dynamics` every run starts near $W=0$, falls through the levels of the
 # digon and the triangle, and ends at a minimum's level (here, for all six, the pentagon's); the Newton finisher
-# then takes it to a gradient below $10^{-10}$. With Adam's large early steps the runs do not
-# linger at the saddles as long as the linear model does under gradient flow.
+# then takes it to a gradient below $10^{-10}$. With Adam's large early steps most runs do not
+# linger at the saddles as long as the linear model does under gradient flow, but some do.
+#
+# The loss alone does not say *where* a run is. The descent logs its parameters too
+# (`dyn.W_history`), so we can look at the configuration when the loss passes a critical value.
+# The cell below takes, for each run, the logged step whose loss is closest to the square's
+# critical value, and keeps the runs whose configuration there *is* a square (classified as in
+# the basin studies). At such a step the run must be on a plateau: it moves more slowly than
+# its median step, and the critical value lies within the range its loss sweeps over the
+# surrounding ±3 logged steps (the tolerance is that sweep, computed, not chosen).
+
+# %%
+# plateaus: where a run's loss passes the square's critical value, is it at a square, and slow?
+c4 = crit["4-gon"]
+speed = np.abs(np.diff(np.log(dyn.history), axis=0))  # |Δ log L| per logged step
+visits = []
+for j in range(dyn.history.shape[1]):
+    t = int(np.argmin(np.abs(np.log(dyn.history[:-1, j] / c4))))
+    if tm.polygon_label(dyn.W_history[t, j]) == "square":
+        visits.append((j, t))
+for j, t in visits:
+    w = 3  # the plateau's window: ±3 logged steps (±6 Adam steps)
+    window = np.log(dyn.history[max(t - w, 0): t + w + 1, j])
+    sweep = np.ptp(window)  # the tolerance: how far the loss moves across the window
+    assert abs(np.log(dyn.history[t, j] / c4)) <= sweep
+    assert speed[t, j] < np.median(speed[:, j])  # slower than the run's typical step: a plateau
+    print(f"run {j}: at Adam step {2 * t} a square, loss {dyn.history[t, j]:.5f} "
+          f"(4-gon critical value {c4:.5f}, window sweep {sweep:.1e})")
+assert len(visits) >= 1
+j_sq, t_sq = visits[0]
+assert ends[j_sq] == "pentagon"  # it leaves the square for the pentagon
+glue("n_visits", len(visits), display=False)
+glue("t_sq", 2 * t_sq, display=False)
+glue("L_sq", dyn.history[t_sq, j_sq], display=False)
+glue("c4", c4, display=False)
+
+# %% mystnb={"figure": {"caption": "One run of the figure above, with its configuration drawn at three moments: (a) where the loss crosses the digon's level, (b) on the plateau at the square's critical value, where the run is a square with the fifth feature nearly dropped, (c) at the end, a regular pentagon. Each inset shows the five feature vectors w_i in the hidden plane.", "name": "fig-trajectory"}, "image": {"alt": "A falling loss curve on a log scale with dashed levels for the 2-, 3-, 4- and 5-gon; three marked points a, b, c; above them three small panels of five coloured feature vectors: a lopsided fan, a cross of four vectors with one short fifth, and a regular five-pointed star."}} tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(4.8, 3.4))
+t = np.arange(dyn.history.shape[0]) * 2
+ax.plot(t, dyn.history[:, j_sq], color="C3", lw=1.5)
+for name, L in crit.items():
+    if name != "W = 0":
+        ax.axhline(L, color="0.5", lw=0.7, ls="--")
+        ax.text(t[-1], L, name, fontsize=10, va="bottom", ha="right")
+ax.set_yscale("log")
+ax.set_ylim(0.018, 0.35)
+ax.set_xlabel("Adam step", fontsize=11)
+ax.set_ylabel("exact loss, l ≤ 2", fontsize=11)
+ax.tick_params(labelsize=10)
+snaps = [int(np.argmin(np.abs(dyn.history[:, j_sq] - crit["2-gon"]))), t_sq, len(t) - 1]
+for k, s in enumerate(snaps):
+    ax.plot(t[s], dyn.history[s, j_sq], "o", color="k", ms=4)
+    ax.text(t[s], dyn.history[s, j_sq] * 1.12, "abc"[k], fontsize=11, ha="center")
+    ins = ax.inset_axes([0.05 + 0.32 * k, 0.7, 0.26, 0.28])
+    Ws = dyn.W_history[s, j_sq]
+    for i in range(Ws.shape[1]):
+        ins.plot([0, Ws[0, i]], [0, Ws[1, i]], color=f"C{i}", lw=1.5)
+    m = 1.15 * np.abs(Ws).max()
+    ins.set(xlim=(-m, m), ylim=(-m, m), aspect="equal", xticks=[], yticks=[])
+    ins.set_title("abc"[k], fontsize=11, pad=2)
+plt.show()
+
+# %% [markdown]
+# {glue:text}`n_visits` of the six runs pass through the square this way. In
+# {numref}`fig-trajectory` the run sits at Adam step {glue:text}`t_sq` with loss
+# {glue:text}`L_sq:.5f`, against the square's critical value {glue:text}`c4:.5f`: the
+# features have arranged themselves as the square with one feature dropped, a critical point
+# of the loss, before the fifth feature grows back and the run leaves for the pentagon.
 #
 # ## Playground
 #

@@ -258,6 +258,7 @@ EXAMPLES = {
     "present.playgrounds.relu_playground": ex(3, 2, 0.9, 0.9, n=1, steps=2, seed=0),
     # exact_training, basins
     "relu.exact_training.exact_loss": ex(W[None], b[None], ω, S, l_max=2),
+    "relu.square_integrals.square_relu_integrals": ex(np.array([1.0, -0.5]), 0.3, -0.2),
     "relu.exact_training.exact_loss_grad_hessian": ex(W[None], b[None], ω, S, l_max=1),
     "relu.exact_training.random_init": ex(2, 2, 3, seed=0, scale=0.5),
     "relu.exact_training.minimize_exact": ex(W[None], b[None], ω, S, l_max=1, steps=2, lr=0.01,

@@ -84,3 +84,88 @@ def test_random_init_shapes_and_scale():
 def test_bad_input(call, exc):
     with pytest.raises(exc):
         call()
+
+
+# --- the closed-form square integrals (toymodels.relu.square_integrals) -------------------------
+def _square_cases():
+    rng = np.random.default_rng(7)
+    a, b, c = (rng.normal(size=4000) for _ in range(3))
+    a[:200] = 0.0
+    b[200:400] = 0.0
+    c[400:600] = 0.0
+    a[600:800] = -b[600:800]  # f constant along a diagonal
+    for k, scale in enumerate((1e-2, 1e-3, 1e-5, 1e-9, 1e-14)):  # one slope much smaller
+        b[800 + 100 * k: 900 + 100 * k] *= scale
+    c[1400:1600] = -a[1400:1600]  # the kink through a corner
+    return a * 3, b * 3, c * 3
+
+
+def test_square_integrals_match_piecewise_quadrature():
+    import torch
+
+    from toymodels.relu import square_integrals as sq
+
+    a, b, c = _square_cases()
+    E, U = sq.square_relu_integrals(a, b, c)
+    t = [torch.as_tensor(x) for x in (a, b, c)]
+    E_ref = rl._inner_then_outer("relu", *t).numpy()
+    R_ref = rl._inner_then_outer("recon", *t).numpy()
+    scale = (np.abs(a) + np.abs(b) + np.abs(c)) ** 2 + 1e-300
+    assert np.all(np.abs(E - E_ref) <= 1e-13 * scale)
+    assert np.all(np.abs(1 / 3 - 2 * U + E - R_ref) <= 1e-13 * (scale + 1))
+    # the fast fourth-difference form used by the loss agrees with the triangles
+    E_fast = sq._square_relu_sq(*t).numpy()
+    assert np.all(np.abs(E_fast - E) <= 1e-13 * scale)
+    assert np.all(E >= -1e-15 * scale)
+
+
+def test_square_integrals_against_monte_carlo():
+    from toymodels.relu import square_integrals as sq
+
+    uv = np.random.default_rng(3).random((400_000, 2))
+    for α, β, γ in ((1.2, -0.7, 0.1), (-0.4, 0.9, -0.3), (2.0, 1e-6, -1.0), (0.5, 0.5, 0.2)):
+        f = np.maximum(α * uv[:, 0] + β * uv[:, 1] + γ, 0)
+        E, U = sq.square_relu_integrals(α, β, γ)
+        for got, sample in ((E, f * f), (U, uv[:, 0] * f)):
+            se = sample.std() / np.sqrt(len(sample))
+            assert abs(got - sample.mean()) <= 5 * se + 1e-15
+
+
+def test_square_integrals_bad_input():
+    from toymodels.relu import square_integrals as sq
+
+    with pytest.raises(ValueError, match="γ"):
+        sq.square_relu_integrals(1.0, 1.0, np.nan)
+    with pytest.raises(TypeError, match="α"):
+        sq.square_relu_integrals("1", 1.0, 0.0)
+    with pytest.raises(ValueError, match="broadcast"):
+        sq.square_relu_integrals(np.ones(2), np.ones(3), 0.0)
+
+
+def test_newton_finisher_with_finite_difference_hessians_certifies_with_exact_ones():
+    W0, b0 = et.random_init(40, 2, 5, seed=11)
+    r = et.minimize_exact(W0, b0, 1.0, 0.9, l_max=2, steps=100, lr=0.1)
+    _, g, H = et.exact_loss_grad_hessian(r.W, r.b, 1.0, 0.9, l_max=2)
+    assert np.mean(r.converged) >= 0.9
+    assert np.allclose(np.linalg.norm(g, axis=1), r.grad_norm, rtol=1e-6, atol=1e-13)
+    assert np.allclose(np.linalg.eigvalsh(H), r.hessian_eigenvalues, atol=1e-9)
+    rd = et.minimize_exact(W0, b0, 1.0, 0.9, l_max=2, steps=100, lr=0.1, hessian="differences")
+    assert np.array_equal(rd.W, r.W)
+    # where the loss is twice differentiable (a pentagon; not e.g. a bias exactly 0, where
+    # ReLU(b)² has only one-sided second derivatives) the two Hessians agree
+    from toymodels.relu.basins import classify
+
+    smooth = np.array([classify(W) == "pentagon" for W in r.W])
+    assert smooth.sum() >= 20
+    assert np.allclose(rd.hessian_eigenvalues[smooth], r.hessian_eigenvalues[smooth], atol=1e-7)
+    with pytest.raises(ValueError, match="hessian"):
+        et.minimize_exact(W0, b0, 1.0, 0.9, steps=1, hessian="fd")
+
+
+def test_logged_parameters_reproduce_the_logged_losses():
+    W0, b0 = et.random_init(3, 2, 5, seed=2, scale=0.1)
+    r = et.minimize_exact(W0, b0, 1.0, 0.9, l_max=2, steps=30, lr=0.02, log_every=7)
+    assert r.W_history.shape == (r.history.shape[0], 3, 2, 5) and r.b_history.shape[-1] == 5
+    assert np.array_equal(r.W_history[0], W0)
+    for Wt, bt, Lt in zip(r.W_history, r.b_history, r.history, strict=True):
+        assert np.allclose(et.exact_loss(Wt, bt, 1.0, 0.9), Lt, rtol=1e-12)
