@@ -46,6 +46,7 @@ import numpy as np
 import sympy as sp
 from myst_nb import glue
 
+from toymodels.relu import kgon_blocks as kb
 from toymodels.relu import kgons as kg
 from toymodels.relu import landscape as ls
 from toymodels.relu import polytopes as pt
@@ -175,7 +176,7 @@ assert sp.simplify(c_star - 1 / (2 * DD)) == 0
 assert sp.simplify(dropped.subs(cc, c_star) - (sp.Rational(1, 3) - 1 / (4 * DD))) == 0
 for D_, k_, n_dead in [(6, 5, 1), (9, 6, 2), (13, 7, 0)]:
     p_ = kg.kgon_critical_point(D_, k_, n_dead=n_dead)
-    split = (k_ * kg.block_loss(k_, p_.r, p_.b) + (D_ - k_ - n_dead) * (1 / 3 - 1 / (4 * D_))
+    split = (k_ * kb.block_loss(k_, p_.r, p_.b) + (D_ - k_ - n_dead) * (1 / 3 - 1 / (4 * D_))
              + n_dead / 3) / D_
     assert p_.b_dropped == 1 / (2 * D_) and np.isclose(p_.loss, split, rtol=1e-14)
 
@@ -184,7 +185,7 @@ for D_, k_, n_dead in [(6, 5, 1), (9, 6, 2), (13, 7, 0)]:
 # critical points of $B_k$. For $k\le4$, $r=1$, $b=0$ gives $B_k=0$, the least possible value,
 # because neighbours at $90°$ or more never interfere when $b=0$. For $k\ge5$, every regime of
 # {eq}`eq-block` (which neighbours $m$ have $a\cos(2\pi m/k)+b>0$) gives a rational system in
-# $(a,b)$. `kg.kgon_block_roots` solves it in each regime by multistart Newton, polishes every
+# $(a,b)$. `kb.kgon_block_roots` solves it in each regime by multistart Newton, polishes every
 # root to 50 digits with mpmath, and *certifies* it with the Krawczyk test in interval
 # arithmetic: the box of radius $10^{-20}$ around the root provably contains exactly one zero
 # and no change of regime.
@@ -196,7 +197,7 @@ print(" k  on    r*               b*                B_k              |∇B_k|   
 for k in ks:
     if k <= 4:
         rows.append((k, 0, 1.0, 0.0, 0.0, 0.0, True))
-    for fr in kg.kgon_block_roots(k):
+    for fr in kb.kgon_block_roots(k):
         rows.append((k, fr.p, fr.r, fr.b, fr.B, fr.residual, fr.certified))
 for k, p_, r_, b_, B_, res, cert in rows:
     print(f"{k:2d}  {p_:2d}   {r_:.12f}   {b_:+.12f}   {B_:.12f}   {res:.0e}   {cert}")
@@ -218,7 +219,7 @@ grad10 = [sp.nsimplify(sp.simplify(sp.diff(B10, v).subs(dec_sub))) for v in (a, 
 val10 = sp.nsimplify(sp.simplify(B10.subs(dec_sub)))
 print("∇B_10(φ², −φ) =", grad10, "   B_10 =", val10)
 assert grad10 == [0, 0] and val10 == sp.Rational(1, 6)
-dec10 = kg.kgon_block_roots(10)[0]
+dec10 = kb.kgon_block_roots(10)[0]
 assert abs(dec10.r - float(φ)) < 1e-14 and abs(dec10.b + float(φ)) < 1e-14
 glue("decagon_r", dec10.r, display=False)
 
