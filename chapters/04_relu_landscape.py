@@ -469,9 +469,16 @@ for D, k in {(D, k) for D, k, S in l2 if k >= 6}:
 S_min = {D: min(S for S in S_list if (D, D, S) in minima) for D in range(6, 9)}
 assert S_min[6] <= S_min[7] <= S_min[8]
 glue("l2_min_margin", min(l2[key][1].margin for key in minima), display=False)
+assert min(minima, key=lambda key: l2[key][1].margin) == (8, 8, 0.99)
 glue("l2_max_index", max(l2[key][1].morse_index for key in saddles), display=False)
+glue("l2_min_margin_45", min(l2[key][1].margin for key in minima if key[1] <= 5), display=False)
 for D in range(6, 9):
     glue(f"S_min_{D}", S_min[D], display=False)
+
+# %% [markdown]
+# And which member of the family has the lowest loss:
+
+# %%
 best_l2 = {(D, S): min(range(4, D + 1), key=lambda k: l2[D, k, S][0].loss)
            for D in range(5, 9) for S in S_list}
 print("lowest-loss polygon, by D (rows) and S (columns):")
@@ -483,9 +490,10 @@ assert all(best_l2[D, 0.7] <= 5 for D in range(5, 9)) and best_l2[8, 0.95] == 6
 # What the Hessians say, at every one of the {glue:text}`n_l2` points:
 #
 # - **The null space is exactly the rotation.** The dropped features (positive bias) add no
-#   flat direction, and no point is on a kink.
+#   flat direction, and no point is on a kink. The smallest margin among all the minima is
+#   {glue:text}`l2_min_margin:.1e` (the octagon at $S=0.99$).
 # - **Squares and pentagons are strict local minima** (up to rotation) at every $D$ and every
-#   sparsity; the smallest margin among all minima is {glue:text}`l2_min_margin:.1e`.
+#   sparsity, with margins of at least {glue:text}`l2_min_margin_45:.1e`.
 # - **Larger polygons are saddles when the data are dense.** Every $k$-gon with $k\ge6$ is a
 #   saddle at $S=0.7$ and becomes a strict minimum once the data are sparse enough, changing
 #   kind exactly once along the five sparsities. The $D$-gon is a minimum from $S$ =
@@ -526,7 +534,7 @@ ax.axhline(0, color="0.6", lw=0.8)
 ax.set_yscale("symlog", linthresh=1e-3)
 ax.set_xlabel("sparsity S")
 ax.set_ylabel("smallest eigenvalue")
-ax.legend(loc="lower right")
+ax.legend(loc="center left")
 plt.show()
 
 # %% [markdown]
