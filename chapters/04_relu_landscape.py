@@ -19,6 +19,9 @@
 # - The Hessian at these critical points: Morse index, null space and the symmetry behind each
 #   null direction, where the loss fails to be twice differentiable, and why polygons with ten
 #   or more vertices are saddles although they minimise the loss among polygons.
+# - The Hessian of the loss on inputs with at most two active features, for $D=5,\dots,8$ at
+#   Chapter 3's sparsities: squares and pentagons are always minima, larger polygons are
+#   saddles when the data are dense.
 # - In three hidden dimensions: the tetrahedron, octahedron, square antiprism and the
 #   triangular bipyramid as critical points, and an exact "tegum" argument that answers the
 #   question left open on the errata page about the 3/4 and 3/8 plateaus.
@@ -284,15 +287,15 @@ glue("best_k_13", best_k[13], display=False)
 # not compared here, and the Hessians below show that they matter: from $k=10$ on the regular
 # polygon is a saddle.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The 1-sparse loss of the $k$-gon with $D-k$ dropped features (positive bias), against $k$, for several $D$. Circles mark the best $k$ for each $D$; from $D=8$ on it is below $D$.", "name": "fig-kgon-family"}}
-fig, ax = plt.subplots(figsize=(6.4, 3.6))
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The 1-sparse loss of the $k$-gon with $D-k$ dropped features (positive bias), against $k$, for several $D$. Circles mark the best $k$ for each $D$; from $D=8$ on it is below $D$.", "name": "fig-kgon-family"}, "image": {"alt": "Line plot of the 1-sparse loss against the number k of features on the polygon, one line for each D = 5, 6, 8, 10 and 13; each line falls steeply at first and then flattens, and a circle marks its lowest point, which is at k = D for D = 5 and 6 and below D for D = 8, 10 and 13."}}
+fig, ax = plt.subplots(figsize=(4.8, 3.6))
 for D in (5, 6, 8, 10, 13):
     kk = [p_.k for p_ in fam[D]]
     ax.plot(kk, [p_.loss for p_ in fam[D]], "-o", ms=3, label=f"D = {D}")
     ax.plot(best_k[D], fam[D][best_k[D] - 2].loss, "ko", mfc="none", ms=9)
 ax.set_xlabel("k (features on the polygon)")
-ax.set_ylabel("1-sparse loss L₁")
-ax.legend(fontsize=8)
+ax.set_ylabel("1-sparse loss $L_1$")
+ax.legend()
 plt.show()
 
 # %% [markdown]
@@ -397,8 +400,8 @@ for n_dead in (0, 1):
     print(f"{p_.name:6s} null dimension {rep.null_dim}: {rep.explained}, kind {rep.kind}")
     assert rep.null_dim == 1 + 3 * n_dead and rep.null_explained and rep.kind == "minimum"
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Hessian spectra of the 1-sparse loss at the $k$-gon critical points with $D=k$ (no dropped features; the square, on a kink, is left out). Eigenvalues on a symmetric-log axis; the single zero is the rotation.", "name": "fig-kgon-spectra"}}
-fig, ax = plt.subplots(figsize=(6.4, 3.4))
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Hessian spectra of the 1-sparse loss at the $k$-gon critical points with $D=k$ (no dropped features; the square, on a kink, is left out). Eigenvalues on a symmetric-log axis; the single zero is the rotation.", "name": "fig-kgon-spectra"}, "image": {"alt": "Scatter plot of Hessian eigenvalues, one column of dots for each k from 5 to 13, on a symmetric-log axis; for k up to 9 every dot is at zero or above, with a single dot at zero, and for k from 10 to 13 a few dots lie below zero."}}
+fig, ax = plt.subplots(figsize=(4.8, 3.4))
 for k in [k for k in range(2, 14) if (k, k) in table]:
     ev = table[k, k][1].eigenvalues
     ax.scatter(np.full(ev.size, k), ev, s=8, color="C0")
@@ -409,44 +412,126 @@ ax.set_ylabel("Hessian eigenvalue")
 plt.show()
 
 # %% [markdown]
-# ### The $l\le2$ loss at Chapter 3's sparsities
+# ### The $l\le2$ loss at Chapter 3's sparsities, $D=5$ to $8$
 #
-# The 1-sparse loss ignores two-feature inputs. Chapter 3's trained 5→2 models live at
-# $S=0.7,\dots,0.99$, where the loss on $Q_0\cup Q_1\cup Q_2$ is the better model. For $D=5$
-# the polygon family is still a family of critical points
-# ({prf:ref}`prop-symmetric-criticality`); `tm.kgon_critical_point(..., S=S)` continues each
-# 1-sparse critical point to sparsity $S$ by Newton's method on $(r,b)$, with the dropped bias
-# $c^*=\tfrac12(1-S)\big(S^{D-1}+(D-1)(1-S)S^{D-2}\big)/P(l\le2)$, the mean of $x_j$ on that event:
+# The 1-sparse loss ignores two-feature inputs. Chapter 3's trained models live at
+# $S=0.7,\dots,0.99$, where the loss on $Q_0\cup Q_1\cup Q_2$ is the better model. The polygon
+# family is still a family of critical points there ({prf:ref}`prop-symmetric-criticality`);
+# `tm.kgon_critical_point(..., S=S)` finds its member by Newton's method on $(r,b)$, with the
+# dropped bias $c^*=\tfrac12(1-S)\big(S^{D-1}+(D-1)(1-S)S^{D-2}\big)/P(l\le2)$, the mean of $x_j$
+# on that event. We follow each polygon from the sparse end, where it is close to the 1-sparse
+# point, down to $S=0.7$, each sparsity starting from the previous one (`start=`), and take
+# the full Hessian in all $3D$ parameters at every point: $D=5,\dots,8$ features, the
+# $k$-gons with $4\le k\le D$, five sparsities.
 
 # %%
-S_list = (0.7, 0.8, 0.9, 0.95, 0.99)
+S_list = (0.99, 0.95, 0.9, 0.8, 0.7)  # from the sparse end: each point starts Newton for the next
 l2 = {}
-print("   S     k   r       b        loss        index  null  margin     kind")
-for S in S_list:
-    for k in (4, 5):
-        cp = tm.kgon_critical_point(5, k, S=S)
-        rep = tm.analyse_critical_point(*cp.parameters(), S=S)
-        l2[S, k] = (cp, rep)
-        print(f"{S:5.2f}   {k}   {cp.r:.4f}  {round(cp.b, 4) + 0.0:+.4f}   {cp.loss:.4e}   {rep.morse_index:3d}   "
-              f"{rep.null_dim:3d}   {rep.margin:.2e}   {rep.kind}")
-assert all(cp.grad_norm < 1e-10 and rep.null_explained for cp, rep in l2.values())
-assert all(rep.kind == "minimum" for cp, rep in l2.values())
-assert all(l2[S, 4][0].b > 0 and not l2[S, 4][1].kinks for S in S_list)  # off the kink
-sq_over_pent = {S: l2[S, 4][0].loss / l2[S, 5][0].loss for S in S_list}
-assert sq_over_pent[0.7] < 1 < sq_over_pent[0.9] < sq_over_pent[0.99]
-glue("sq_pent_09", sq_over_pent[0.9], display=False)
-glue("sq_margin_099", l2[0.99, 4][1].margin, display=False)
+for D in range(5, 9):
+    for k in range(4, D + 1):
+        start = None
+        for S in S_list:
+            cp = tm.kgon_critical_point(D, k, S=S, start=start)
+            start = (cp.r, cp.b)
+            l2[D, k, S] = (cp, tm.analyse_critical_point(*cp.parameters(), S=S))
+print("Morse index : smallest eigenvalue outside the null space")
+print(" D  k  " + "".join(f"   S = {S:<6}" for S in sorted(S_list)))
+for D in range(5, 9):
+    for k in range(4, D + 1):
+        cells = [l2[D, k, S][1] for S in sorted(S_list)]
+        print(f"{D:2d} {k:2d}  " + "".join(f"  {r.morse_index}:{r.margin:+.2e}" for r in cells))
 
 # %% [markdown]
-# The square with one dropped feature is a **strict local minimum** (up to rotation) of the
-# $l\le2$ loss at every sparsity of Chapter 3, and so is the pentagon. At $S=0.7$ the square is
-# the lower of the two; from $S=0.8$ on the pentagon is, and at $S=0.9$ the square's loss is
-# {glue:text}`sq_pent_09:.2f` times the pentagon's. Even at $S=0.99$ the square keeps a positive
-# margin ({glue:text}`sq_margin_099:.1e`). That is why training from a bad start can stay in a
-# square at high sparsity, as some runs of Chapter 3's trainer do: it is a genuine minimum, not a
-# slow saddle. Note that the $l\le2$ square has a small *positive* bias, so it is no longer on
-# a kink.
+# Each entry is the Morse index and the smallest eigenvalue outside the null space: the
+# margin of a minimum, or the most negative curvature of a saddle. The cell below checks what
+# the table shows, over all {glue:text}`n_l2` points:
+
+# %%
+glue("n_l2", len(l2), display=False)
+assert all(cp.grad_norm < 1e-10 and not rep.kinks for cp, rep in l2.values())
+assert all(rep.null_dim == 1 and rep.null_explained and rep.explained["rotation"] == 1
+           for cp, rep in l2.values())  # the only flat direction is the rotation
+minima = {key for key, (cp, rep) in l2.items() if rep.kind == "minimum"}
+saddles = set(l2) - minima
+assert all(l2[key][1].kind == "saddle" for key in saddles)
+assert all((D, k, S) in minima for D, k, S in l2 if k <= 5)  # squares and pentagons: always minima
+# every polygon with k >= 6 is a saddle at the dense end and a minimum at the sparse end,
+# and changes kind once
+for D, k in {(D, k) for D, k, S in l2 if k >= 6}:
+    kinds = [(D, k, S) in minima for S in sorted(S_list)]
+    assert kinds == sorted(kinds) and not kinds[0] and kinds[-1], (D, k, kinds)
+S_min = {D: min(S for S in S_list if (D, D, S) in minima) for D in range(6, 9)}
+assert S_min[6] <= S_min[7] <= S_min[8]
+glue("l2_min_margin", min(l2[key][1].margin for key in minima), display=False)
+assert min(minima, key=lambda key: l2[key][1].margin) == (8, 8, 0.99)
+glue("l2_max_index", max(l2[key][1].morse_index for key in saddles), display=False)
+glue("l2_min_margin_45", min(l2[key][1].margin for key in minima if key[1] <= 5), display=False)
+for D in range(6, 9):
+    glue(f"S_min_{D}", S_min[D], display=False)
+
+# %% [markdown]
+# And which member of the family has the lowest loss:
+
+# %%
+best_l2 = {(D, S): min(range(4, D + 1), key=lambda k: l2[D, k, S][0].loss)
+           for D in range(5, 9) for S in S_list}
+print("lowest-loss polygon, by D (rows) and S (columns):")
+for D in range(5, 9):
+    print(f"D = {D}: " + "  ".join(f"{best_l2[D, S]}-gon" for S in sorted(S_list)))
+assert all(best_l2[D, 0.7] <= 5 for D in range(5, 9)) and best_l2[8, 0.95] == 6
+
+# %% [markdown]
+# What the Hessians say, at every one of the {glue:text}`n_l2` points:
 #
+# - **The null space is exactly the rotation.** The dropped features (positive bias) add no
+#   flat direction, and no point is on a kink. The smallest margin among all the minima is
+#   {glue:text}`l2_min_margin:.1e` (the octagon at $S=0.99$).
+# - **Squares and pentagons are strict local minima** (up to rotation) at every $D$ and every
+#   sparsity, with margins of at least {glue:text}`l2_min_margin_45:.1e`.
+# - **Larger polygons are saddles when the data are dense.** Every $k$-gon with $k\ge6$ is a
+#   saddle at $S=0.7$ and becomes a strict minimum once the data are sparse enough, changing
+#   kind exactly once along the five sparsities. The $D$-gon is a minimum from $S$ =
+#   {glue:text}`S_min_6` on for $D=6$, {glue:text}`S_min_7` for $D=7$ and {glue:text}`S_min_8`
+#   for $D=8$: the more vertices, the sparser the data must be. The saddles have Morse index
+#   up to {glue:text}`l2_max_index` (the octagon); their descent directions break the polygon's
+#   symmetry, as for $k\ge10$ with the 1-sparse loss ({numref}`fig-l2-margins`).
+# - **The lowest-loss polygon** is the square or the pentagon at $S=0.7$ for every $D$; at
+#   $D=8$, $S=0.95$ it is the hexagon with two dropped features.
+#
+# For $D=5$, the square with one dropped feature against the pentagon:
+
+# %%
+sq_over_pent = {S: l2[5, 4, S][0].loss / l2[5, 5, S][0].loss for S in S_list}
+print("   S    L(square)/L(pentagon)   square's margin")
+for S in sorted(S_list):
+    print(f"{S:5.2f}   {sq_over_pent[S]:10.3f}            {l2[5, 4, S][1].margin:.2e}")
+assert all(l2[5, 4, S][0].b > 0 for S in S_list)  # a small positive bias: off the kink
+assert sq_over_pent[0.7] < 1 < sq_over_pent[0.8] < sq_over_pent[0.9] < sq_over_pent[0.99]
+glue("sq_pent_09", sq_over_pent[0.9], display=False)
+glue("sq_margin_099", l2[5, 4, 0.99][1].margin, display=False)
+
+# %% [markdown]
+# At $S=0.7$ the square is the lower of the two; from $S=0.8$ on the pentagon is, and at
+# $S=0.9$ the square's loss is {glue:text}`sq_pent_09:.2f` times the pentagon's. Even at
+# $S=0.99$ the square keeps a positive margin ({glue:text}`sq_margin_099:.1e`). That is why
+# training from a bad start can stay in a square at high sparsity, as some runs of Chapter 3's
+# trainer do: it is a genuine minimum, not a slow saddle. Note that the $l\le2$ square has a
+# small *positive* bias, so it is no longer on a kink.
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The smallest eigenvalue outside the null space of the $l\\le2$ loss's Hessian at the $D$-gon ($k=D$, solid) and at the pentagon with $D-5$ dropped features (dashed), against the sparsity $S$, for $D=5,\\dots,8$. Above the grey line the point is a strict minimum up to rotation, below it a saddle.", "name": "fig-l2-margins"}, "image": {"alt": "Line plot of the smallest Hessian eigenvalue against sparsity from 0.7 to 0.99 on a symmetric-log axis. The pentagon curves (dashed) stay above zero for every number of features; the solid curves of the hexagon, heptagon and octagon start below zero at sparsity 0.7 and cross above it at larger sparsity, the octagon last."}}
+fig, ax = plt.subplots(figsize=(4.8, 3.4))
+Ss = sorted(S_list)
+for i, D in enumerate(range(5, 9)):
+    ax.plot(Ss, [l2[D, D, S][1].margin for S in Ss], "-o", ms=4, color=f"C{i}", label=f"D = {D}")
+    ax.plot(Ss, [l2[D, 5, S][1].margin for S in Ss], "--", color=f"C{i}")
+ax.axhline(0, color="0.6", lw=0.8)
+ax.set_yscale("symlog", linthresh=1e-3)
+ax.set_xlabel("sparsity S")
+ax.set_ylabel("smallest eigenvalue")
+ax.legend(loc="center left")
+plt.show()
+
+# %% [markdown]
 # (sec-ch4-3d)=
 # ## Three hidden dimensions
 #
@@ -597,9 +682,148 @@ for call in [lambda: tm.kgon_critical_point(5, 7),
 #   lie in a continuum of zero-loss minima); those with $10\le k\le13$ are saddles whose descent directions break the
 #   symmetry; the digon and triangle with a dropped feature are saddles, certified by a descent
 #   direction at a kink; the square shows none; each dead feature adds three flat directions.
-#   For the $l\le2$ loss the square with a dropped feature stays a strict local minimum at all
-#   of Chapter 3's sparsities.
+#   For the $l\le2$ loss at $D=5,\dots,8$ and Chapter 3's sparsities, the only flat direction is
+#   the rotation; squares and pentagons (with dropped features) are strict local minima at every
+#   sparsity, while every polygon with six or more vertices is a saddle at $S=0.7$ and a minimum
+#   once the data are sparse enough ({numref}`fig-l2-margins`).
 # - In three dimensions the symmetric polytopes are critical points too, and tegum products add
 #   exactly ({prf:ref}`prop-tegum-additive`): the tetrahedron is never the best factor (no 3/4
 #   plateau), while the square antiprism is at high sparsity (a 3/8 plateau is predicted, and
 #   the short training runs of Chapter 3 miss it).
+
+# %% [markdown]
+# ## Exercises
+#
+# The solutions are hidden; each one runs when the book is built, and its asserts check the
+# answer.
+#
+# ```{exercise} The price of dropping a feature
+# :label: ex-ch4-dropped
+#
+# A dropped feature ($w_j=0$) outputs the constant $c=\operatorname{ReLU}(b_j)$. On 1-sparse
+# inputs ($D$ features, one of them active, uniform on $[0,1]$), find the best $c$ and the
+# feature's contribution to $L_1$ at that $c$. Check both against `tm.dropped_bias` and against
+# the split {eq}`eq-kgon-split`.
+# ```
+#
+# ````{solution-start} ex-ch4-dropped
+# :class: dropdown
+# ````
+#
+# With probability $1/D$ feature $j$ is the active one and costs $\mathbb E(u-c)^2=\tfrac13-c+c^2$;
+# otherwise it costs $c^2$. The expected cost $\tfrac1D(\tfrac13-c)+c^2$ is least at
+# $c^*=1/(2D)$, where it is $\tfrac1D\big(\tfrac13-\tfrac1{4D}\big)$: the term of
+# {eq}`eq-kgon-split`. A dead feature ($c=0$) costs $\tfrac1{3D}$, always more.
+
+# %%
+c_, D_ = sp.symbols("c D", positive=True)
+cost = (sp.Rational(1, 3) - c_) / D_ + c_**2
+c_best = sp.solve(sp.diff(cost, c_), c_)[0]
+assert sp.simplify(c_best - 1 / (2 * D_)) == 0
+assert sp.simplify(cost.subs(c_, c_best) - (sp.Rational(1, 3) - 1 / (4 * D_)) / D_) == 0
+for D in (5, 8):
+    assert np.isclose(tm.dropped_bias(D), float(c_best.subs(D_, D)), rtol=1e-15)
+    with_drop, only_gon = tm.kgon_critical_point(D, D - 1), tm.kgon_critical_point(D - 1, D - 1)
+    # the same (D-1)-gon with one more, dropped, feature: (D-1) B + cost, averaged over D features
+    lhs = D * with_drop.loss - (D - 1) * only_gon.loss
+    assert np.isclose(lhs, float(D * cost.subs(c_, c_best).subs(D_, D)), rtol=1e-12)
+print("c* =", c_best, "  cost =", sp.factor(cost.subs(c_, c_best)))
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+#
+# ```{exercise} Which polygons are free?
+# :label: ex-ch4-free
+#
+# Show that the block loss $B_k$ vanishes at $r=1$, $b=0$ exactly when $k\le4$, and that for
+# $k\ge5$ its minimum over $b\le0$ at $r=1$ is positive. Which neighbour is responsible?
+# ```
+#
+# ````{solution-start} ex-ch4-free
+# :class: dropdown
+# ````
+#
+# At $b=0$, $r=1$ the reconstruction is exact and neighbour $m$ contributes
+# $\int_0^1\operatorname{ReLU}(u\cos(2\pi m/k))^2du=\cos^2(2\pi m/k)/3$ when the cosine is
+# positive. The nearest neighbours are at angle $2\pi/k$, which is at least $90°$ exactly when
+# $k\le4$. For $k\ge5$ a negative bias silences the neighbours but spoils the reconstruction,
+# so some loss always remains.
+
+# %%
+for k in range(2, 9):
+    B0 = tm.block_loss(k, 1.0, 0.0)
+    nearest = 2 * np.cos(2 * np.pi / k) ** 2 / 3 if np.cos(2 * np.pi / k) > 0 else 0.0
+    best = min(tm.block_loss(k, 1.0, b_) for b_ in np.linspace(-1, 0, 201))
+    print(f"k = {k}:  B_k(1, 0) = {B0:.4f}   min over b of B_k(1, b) = {best:.4f}")
+    assert (B0 < 1e-15) == (k <= 4) and (best > 1e-3) == (k >= 5)
+    assert k > 6 or np.isclose(B0, nearest, atol=1e-15)  # only the nearest pair is on for k <= 6
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+#
+# ```{exercise} Dead features under the $l\le2$ loss
+# :label: ex-ch4-dead
+#
+# For the 1-sparse loss each dead feature adds three flat directions (two weights and a bias).
+# Compute the Hessian of the $l\le2$ loss at the pentagon with one dead feature ($D=6$,
+# $S=0.9$). How many flat directions does the dead feature add now, and why?
+# ```
+#
+# ````{solution-start} ex-ch4-dead
+# :class: dropdown
+# ````
+#
+# Only its bias. When feature $j$ is active together with a pentagon feature $i$, the output of
+# $i$ contains $\langle w_i,w_j\rangle x_j$, and its ReLU is on: moving $w_j$ off zero changes
+# that output at first order, so the loss curves upward along $w_j$. On 1-sparse inputs the
+# active $x_j$ is alone and every pentagon ReLU stays off, which is why $w_j$ was flat there.
+
+# %%
+cp = tm.kgon_critical_point(6, 5, S=0.9, n_dead=1)
+rep = tm.analyse_critical_point(*cp.parameters(), S=0.9)
+print(f"{cp.name}: null dimension {rep.null_dim}, explained {rep.explained}, kind {rep.kind}")
+assert rep.null_dim == 2 and rep.explained["dead bias"] == 1  # rotation + the dead bias only
+assert rep.null_explained and rep.kind == "minimum" and cp.grad_norm < 1e-10
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+#
+# ```{exercise} When does the hexagon become a minimum?
+# :label: ex-ch4-hexagon
+#
+# The table of the $l\le2$ Hessians shows the hexagon ($D=6$) as a saddle at $S=0.8$ and a
+# minimum at $S=0.9$. Locate the sparsity where it changes kind to within $0.01$. What happens
+# to the smallest eigenvalue there? (A research question: is the change a bifurcation in
+# which a less symmetric pair of critical points branches off the hexagon?)
+# ```
+#
+# ````{solution-start} ex-ch4-hexagon
+# :class: dropdown
+# ````
+#
+# Bisection on the sign of the smallest eigenvalue outside the null space, following the
+# critical point with `start=`. That eigenvalue changes sign in the bracket, so it passes
+# through zero: there the hexagon is a degenerate critical point, the typical place for a
+# pitchfork in which less symmetric critical points branch off. Whether they do is left open.
+
+# %%
+def hexagon_margin(S, start):
+    cp = tm.kgon_critical_point(6, 6, S=S, start=start)
+    return tm.analyse_critical_point(*cp.parameters(), S=S).margin, (cp.r, cp.b)
+
+
+lo, hi = 0.8, 0.9  # saddle at lo, minimum at hi (from the table)
+start = (l2[6, 6, 0.9][0].r, l2[6, 6, 0.9][0].b)
+while hi - lo > 0.01:
+    mid = (lo + hi) / 2
+    m, start = hexagon_margin(mid, start)
+    lo, hi = (lo, mid) if m > 0 else (mid, hi)
+print(f"the hexagon changes kind between S = {lo:.4f} and S = {hi:.4f}")
+assert l2[6, 6, 0.8][1].margin < 0 < l2[6, 6, 0.9][1].margin and 0.8 < lo < hi < 0.9
+
+# %% [markdown]
+# ````{solution-end}
+# ````

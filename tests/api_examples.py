@@ -317,14 +317,15 @@ EXAMPLES = {
     # results
     "train.results.config_differences": ex(CFG, _cfg(steps=5)),
     "train.results.check_checkpoint_path": ex("no-such-file-here.npz", CFG),
+    # kgon_blocks
+    "relu.kgon_blocks.block_loss": ex(5, 1.1, -0.2),
+    "relu.kgon_blocks.kgon_block_roots": ex(5),
     # kgons
     "relu.kgons.kgon_weights": ex(5, 3, 1.2),
     "relu.kgons.one_sparse_loss": ex(W, b, ω),
-    "relu.kgons.block_loss": ex(5, 1.1, -0.2),
     "relu.kgons.dropped_bias": ex(5, S),
-    "relu.kgons.kgon_block_roots": ex(5),
     "relu.kgons.kgon_critical_point": ex(6, 5, n_dead=1, dead_bias=-1.0, importance=np.ones(6)),
-    "relu.kgons.kgon_critical_points": ex(4, 4, S=S),
+    "relu.kgons.kgon_critical_points": ex(4, 4, S=S, start=(1.0, 0.0)),
     "relu.kgons.kgon_family": ex(5, [2, 5]),
     # landscape
     "relu.landscape.flatten": ex(W, b),

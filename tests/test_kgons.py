@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toymodels.relu import integrals as rl
+from toymodels.relu import kgon_blocks as kb
 from toymodels.relu import kgons as kg
 
 # The c = 6 values of Chen, Lau, Mendel, Wei & Murfet (2023), as quoted (5 digits) by a
@@ -24,18 +25,18 @@ def test_six_features_match_the_published_losses(k, n_dead):
 
 @pytest.mark.parametrize("k", range(5, 14))
 def test_block_roots_are_certified_and_stationary(k):
-    roots = kg.kgon_block_roots(k)
+    roots = kb.kgon_block_roots(k)
     assert roots and all(fr.certified and fr.residual < 1e-40 for fr in roots)
     for fr in roots:
         eps = 1e-6  # central differences of the float64 closed form agree with the root
         for dr, db in [(eps, 0), (0, eps)]:
-            d = (kg.block_loss(k, fr.r + dr, fr.b + db) - kg.block_loss(k, fr.r - dr, fr.b - db)) / (2 * eps)
+            d = (kb.block_loss(k, fr.r + dr, fr.b + db) - kb.block_loss(k, fr.r - dr, fr.b - db)) / (2 * eps)
             assert abs(d) < 1e-8
-        assert kg.block_loss(k, fr.r, fr.b) == pytest.approx(fr.B, abs=1e-14)
+        assert kb.block_loss(k, fr.r, fr.b) == pytest.approx(fr.B, abs=1e-14)
 
 
 def test_decagon_is_the_golden_ratio():
-    fr = kg.kgon_block_roots(10)[0]
+    fr = kb.kgon_block_roots(10)[0]
     φ = (1 + math.sqrt(5)) / 2
     assert fr.r == pytest.approx(φ, abs=1e-14) and fr.b == pytest.approx(-φ, abs=1e-14)
     assert fr.B == pytest.approx(1 / 6, abs=1e-15)
@@ -57,7 +58,7 @@ def test_loss_splits_into_block_and_dropped_features(D, data):
     pt = kg.kgon_critical_point(D, k, n_dead=n_dead)
     ref = kg.kgon_critical_point(k, k)  # (r, b) do not depend on D
     assert (pt.r, pt.b) == (ref.r, ref.b)
-    split = (k * kg.block_loss(k, pt.r, pt.b) + (D - k - n_dead) * (1 / 3 - 1 / (4 * D)) + n_dead / 3) / D
+    split = (k * kb.block_loss(k, pt.r, pt.b) + (D - k - n_dead) * (1 / 3 - 1 / (4 * D)) + n_dead / 3) / D
     assert pt.loss == pytest.approx(split, abs=1e-14)
     W, b = pt.parameters()
     assert pt.loss == pytest.approx(kg.one_sparse_loss(W, b), abs=1e-15)
@@ -127,9 +128,9 @@ def test_family_table():
     (lambda: kg.kgon_critical_point(30, 5, S=0.9), ValueError, "MAX_FEATURES_L2"),
     (lambda: kg.kgon_family(6, ks="abc"), TypeError, "ks"),
     (lambda: kg.kgon_weights(3, 2, -1.0), ValueError, "r"),
-    (lambda: kg.block_loss(5, np.nan, 0.0), ValueError, "r"),
+    (lambda: kb.block_loss(5, np.nan, 0.0), ValueError, "r"),
     (lambda: kg.dropped_bias(6, 0.0), ValueError, "S"),
-    (lambda: kg.kgon_block_roots(1), ValueError, "k"),
+    (lambda: kb.kgon_block_roots(1), ValueError, "k"),
     (lambda: kg.kgon_critical_point(6, 5, importance=[1, 1, 1, 1, 1, 0.9]), ValueError, "importance"),
     (lambda: kg.kgon_critical_point(6, 5, importance=np.ones(5)), ValueError, "importance"),
     (lambda: kg.kgon_critical_point(6, 5, importance="x"), TypeError, "importance"),
@@ -155,7 +156,26 @@ def test_equal_importance_is_accepted():
 
 
 def test_uncertified_roots_warn_with_the_residual(monkeypatch):
-    fake = kg.BlockRoot(5, 1.0, -0.1, 1, 0.1, 3e-7, False, (0.1, 1.0))
-    monkeypatch.setattr(kg, "_block_roots_cached", lambda k: (fake,))
-    with pytest.warns(kg.RootWarning, match="residual 3.00e-07"):
-        kg.kgon_block_roots(5)
+    fake = kb.BlockRoot(5, 1.0, -0.1, 1, 0.1, 3e-7, False, (0.1, 1.0))
+    monkeypatch.setattr(kb, "_block_roots_cached", lambda k: (fake,))
+    with pytest.warns(kb.RootWarning, match="residual 3.00e-07"):
+        kb.kgon_block_roots(5)
+
+
+def test_continuation_in_S_reaches_the_default_critical_point():
+    """Starting Newton from a nearby sparsity's point (``start``) finds the same critical point."""
+    near = kg.kgon_critical_point(6, 6, S=0.95)
+    default = kg.kgon_critical_point(6, 6, S=0.9)
+    warm = kg.kgon_critical_point(6, 6, S=0.9, start=(near.r, near.b))
+    assert warm.grad_norm < 1e-10
+    assert warm.r == pytest.approx(default.r, abs=1e-10) and warm.b == pytest.approx(default.b, abs=1e-10)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: kg.kgon_critical_point(6, 6, start=(1.0, 0.0)), "start"),
+    (lambda: kg.kgon_critical_point(6, 6, S=0.9, start=(-1.0, 0.0)), "start"),
+    (lambda: kg.kgon_critical_point(6, 6, S=0.9, start=(1.0, 0.0, 0.0)), "start"),
+])
+def test_bad_start_is_refused(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

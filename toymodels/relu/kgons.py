@@ -25,38 +25,36 @@ the permutations of the dropped features.
 
 For ``S is None`` the k-gon's ``(r, b)`` do not depend on ``D``: the loss splits as
 ``L_1 = (1/D)[k B_k(r², b) + (D − k − n_dead)(1/3 − 1/(4D)) + n_dead/3]`` (Chapter 4,
-eq-kgon-split) with the block loss ``B_k`` below. For ``k ≤ 4`` the minimum of ``B_k`` is
-``0`` at ``r = 1, b = 0``; for ``k ≥ 5`` the critical points of ``B_k`` have ``b < 0`` and are
-roots of a rational system that is solved in 50-digit arithmetic (mpmath) and *certified*
-by the Krawczyk test in interval arithmetic: a box of radius ``CERT_RADIUS`` around the root
-provably contains exactly one zero of ``∇B_k`` and no change of the ReLU pattern.
+eq-kgon-split) with the block loss ``B_k`` of :mod:`toymodels.relu.kgon_blocks`, whose
+certified roots (:func:`~toymodels.relu.kgon_blocks.kgon_block_roots`) give ``(r, b)`` for
+``k ≥ 5``; for ``k ≤ 4`` the minimum is ``B_k = 0`` at ``r = 1, b = 0``.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import mpmath as mp
 import numpy as np
 import torch
 
 from toymodels._checks import as_real_array, check_finite_array, check_float, check_int
 from toymodels.relu import integrals as rl
+from toymodels.relu.kgon_blocks import (  # noqa: F401 (BlockRoot, block_loss: moved, still importable)
+    BlockRoot,
+    RootWarning,
+    block_loss,
+    kgon_block_roots,
+)
 
 __all__ = [
     "MAX_FEATURES",
     "MAX_FEATURES_L2",
-    "CERT_RADIUS",
     "KGonCriticalPoint",
-    "BlockRoot",
     "kgon_weights",
     "one_sparse_loss",
-    "block_loss",
     "dropped_bias",
-    "kgon_block_roots",
     "kgon_critical_point",
     "kgon_critical_points",
     "kgon_family",
@@ -67,16 +65,7 @@ __all__ = [
 MAX_FEATURES = 40
 #: The largest ``D`` accepted for the l ≤ 2 loss, whose evaluation costs ``O(D³)``.
 MAX_FEATURES_L2 = 16
-#: Radius of the interval box in which each root of ``∇B_k`` is certified (in ``(r², b)``).
-CERT_RADIUS = 1e-20
 _DT = torch.float64
-_DPS = 50
-#: The search region for roots of ``∇B_k``: ``0 < r² < _A_MAX`` (``−r² < b < 0`` by the regime).
-_A_MAX = 100.0
-
-
-class RootWarning(UserWarning):
-    """A stationarity equation was solved, but not to the requested tolerance."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -140,24 +129,6 @@ def _loss_t(W, b, S):
     return rl._restricted(W, b, ω, torch.full((D,), S, dtype=_DT), 2)
 
 
-def block_loss(k: int, r, b):
-    """``B_k(r², b) = ∫(u − ReLU(r²u + b))² du + Σ_{m=1}^{k−1} ∫ReLU(r²u cos(2πm/k) + b)² du``
-    (Chapter 4, eq-block): the 1-sparse loss of one k-gon feature's *output*, summed over the
-    k inputs of the k-gon (elementwise in ``r``, ``b``). Uses ``relu_loss``'s closed forms."""
-    k = check_int(k, "k", minimum=2, maximum=10_000)
-    for name, val in (("r", r), ("b", b)):
-        if isinstance(val, bool) or np.asarray(val).dtype == bool:
-            raise TypeError(f"{name} must be a real number or array, got a bool")
-    r = np.asarray(check_finite_array(r, "r"))
-    b = np.asarray(check_finite_array(b, "b"))
-    a = r**2
-    cs = np.cos(2 * np.pi * np.arange(1, k) / k)
-    a_, b_ = np.broadcast_arrays(a, b)
-    inter = rl.relu_sq_integral(a_[..., None] * cs, b_[..., None]).sum(-1)
-    out = rl.recon_sq_integral(a_, b_) + inter
-    return out[()] if isinstance(out, np.ndarray) else out
-
-
 def dropped_bias(D: int, S=None) -> float:
     """The best positive bias of a dropped feature (``w_j = 0``): its output is the constant
     ``c``, so ``c* = E[x_j 1{event}] / P(event)``. For ``L_1``: ``c* = 1/(2D)``. For the l ≤ 2
@@ -170,179 +141,6 @@ def dropped_bias(D: int, S=None) -> float:
     on = p * (S ** (D - 1) + (D - 1) * p * S ** (D - 2))
     P_le2 = S**D + D * p * S ** (D - 1) + D * (D - 1) / 2 * p**2 * S ** (D - 2)
     return 0.5 * on / P_le2
-
-
-# ---------------------------------------------------------------------------------------
-# the exact block equations (S is None, b < 0) and their certification
-# ---------------------------------------------------------------------------------------
-@functools.cache
-def _block_pieces():
-    """Value, gradient and Hessian in ``(a, b) = (r², b)`` of the two pieces of ``B_k`` in the
-    regime ``−a < b < 0``: the reconstruction ``R(a, b)`` and one active neighbour
-    ``g(a, b; c) = 2 (ac + b)³ / (3ac)`` (both neighbours ``±m``). Symbolic (sympy), compiled
-    for floats, for mpmath numbers and for mpmath intervals."""
-    import sympy as sp
-
-    a, b, c = sp.symbols("a b c")
-    t = -b / a
-    R = t**3 / 3 + (1 - a) ** 2 * (1 - t**3) / 3 - (1 - a) * b * (1 - t**2) + b**2 * (1 - t)
-    g = 2 * (a * c + b) ** 3 / (3 * a * c)
-    out = {}
-    for name, e in (("R", R), ("g", g)):
-        grad = [sp.diff(e, v) for v in (a, b)]
-        hess = [[sp.diff(gv, v) for v in (a, b)] for gv in grad]
-        exprs = [e, *grad, *hess[0], *hess[1]]
-        args = (a, b, c)
-        out[name] = {
-            "np": sp.lambdify(args, exprs, modules="numpy"),
-            "mp": sp.lambdify(args, exprs, modules="mpmath"),
-            "iv": sp.lambdify(args, exprs, modules=[{"mpf": mp.iv.mpf}, "mpmath"]),
-        }
-    return out
-
-
-def _block_eval(kind, a, b, cs):
-    """``(B, ∇B, ∇²B)`` of the regime whose active neighbour cosines are ``cs``."""
-    P = _block_pieces()
-    v = list(P["R"][kind](a, b, 0))
-    for c in cs:
-        w = P["g"][kind](a, b, c)
-        v = [x + y for x, y in zip(v, w, strict=True)]
-    return v[0], v[1:3], [v[3:5], v[5:7]]
-
-
-def _regime_ok(a, b, cs, p, strict=True):
-    """Whether ``(a, b)`` (floats or intervals) lies in regime ``p``; intervals must be certain."""
-    def pos(x):
-        return x.a > 0 if isinstance(x, mp.ctx_iv.ivmpf) else x > 0
-
-    conds = [pos(a), pos(-b), pos(a + b)]
-    conds += [pos(a * c + b) for c in cs[:p]] + [pos(-(a * c + b)) for c in cs[p:]]
-    return all(conds)
-
-
-@dataclass(frozen=True)
-class BlockRoot:
-    """A critical point ``(r, b)`` of the block loss ``B_k`` with ``b < 0`` (``S is None``):
-    ``p`` active neighbours on each side, ``B`` the block loss, ``residual`` ``|∇B|`` at the
-    50-digit root, ``certified`` whether the Krawczyk test proved a unique root within
-    ``CERT_RADIUS``, ``hessian_eigs`` the eigenvalues of ``∇²B`` in ``(a, b)``."""
-
-    k: int
-    r: float
-    b: float
-    p: int
-    B: float
-    residual: float
-    certified: bool
-    hessian_eigs: tuple[float, float]
-    a_mp: str = field(repr=False, default="")
-    b_mp: str = field(repr=False, default="")
-
-
-def _cos_mp(k, m):
-    return mp.cos(2 * mp.pi * m / k)
-
-
-def _krawczyk(k, p, a0, b0, radius):
-    """Krawczyk test for ``∇B_k = 0`` on the box ``[a0 ± ρ] × [b0 ± ρ]`` in regime ``p``."""
-    iv = mp.iv
-    old = iv.dps
-    iv.dps = _DPS
-    try:
-        return _krawczyk_box(k, p, a0, b0, radius, iv)
-    finally:
-        iv.dps = old
-
-
-def _krawczyk_box(k, p, a0, b0, radius, iv):
-    with mp.workdps(_DPS):
-        half = (k - 1) // 2
-        cs_iv = [iv.cos(2 * iv.pi * m / k) for m in range(1, half + 1)]
-        cs_mp = [_cos_mp(k, m) for m in range(1, half + 1)]
-        A = iv.mpf([a0 - radius, a0 + radius])
-        Bv = iv.mpf([b0 - radius, b0 + radius])
-        if not _regime_ok(A, Bv, cs_iv, p):
-            return False
-        Y = mp.matrix(_block_eval("mp", a0, b0, cs_mp[:p])[2]) ** -1
-        g0 = _block_eval("iv", iv.mpf(a0), iv.mpf(b0), cs_iv[:p])[1]
-        JX = _block_eval("iv", A, Bv, cs_iv[:p])[2]
-        X = [A, Bv]
-        x0 = [iv.mpf(a0), iv.mpf(b0)]
-        Yi = [[iv.mpf(Y[i, j]) for j in range(2)] for i in range(2)]
-        K = []
-        for i in range(2):
-            val = x0[i] - sum(Yi[i][j] * g0[j] for j in range(2))
-            for j in range(2):
-                M = (1 if i == j else 0) - sum(Yi[i][m] * JX[m][j] for m in range(2))
-                val = val + M * (X[j] - x0[j])
-            K.append(val)
-        return all(K[i].a > X[i].a and K[i].b < X[i].b for i in range(2))
-
-
-def _newton_mp(k, p, a0, b0):
-    half = (k - 1) // 2
-    with mp.workdps(_DPS):
-        cs = [_cos_mp(k, m) for m in range(1, half + 1)]
-        x = mp.matrix([mp.mpf(a0), mp.mpf(b0)])
-        for _ in range(60):
-            _, g, J = _block_eval("mp", x[0], x[1], cs[:p])
-            step = mp.lu_solve(mp.matrix(J), mp.matrix(g))
-            x = x - step
-            if mp.norm(step) < mp.mpf(10) ** (-_DPS + 5):
-                break
-        Bv, g, J = _block_eval("mp", x[0], x[1], cs[:p])
-        ok = _regime_ok(x[0], x[1], cs, p)
-        return x[0], x[1], Bv, mp.norm(mp.matrix(g)), mp.matrix(J), ok
-
-
-@functools.cache
-def _block_roots_cached(k: int) -> tuple[BlockRoot, ...]:
-    half = (k - 1) // 2
-    cs = np.cos(2 * np.pi * np.arange(1, half + 1) / k)
-    found: list[BlockRoot] = []
-    for p in range(0, half + 1):
-        # float64 multistart Newton on the regime's equations (all starts at once), then
-        # 50-digit polishing of each distinct root that lies in the regime
-        a, b = np.meshgrid(np.geomspace(0.3, 12.0, 9), np.linspace(0.05, 0.95, 7))
-        a, b = a.ravel(), -(b * a).ravel()
-        with np.errstate(all="ignore"):
-            for _ in range(40):
-                _, (ga, gb), ((Jaa, Jab), (Jba, Jbb)) = _block_eval("np", a, b, cs[:p])
-                det = Jaa * Jbb - Jab * Jba
-                a, b = a - (Jbb * ga - Jab * gb) / det, b - (Jaa * gb - Jba * ga) / det
-                a = np.where(a > 0, a, np.nan)
-            _, (ga, gb), _ = _block_eval("np", a, b, cs[:p])
-        a_all, b_all = a, b
-        conv = (np.isfinite(a) & np.isfinite(b) & (a < _A_MAX) & (np.hypot(ga, gb) < 1e-10))
-        for a, b in zip(a_all[conv], b_all[conv], strict=True):
-            if not _regime_ok(a, b, list(cs), p):
-                continue
-            if any(abs(fr.r**2 - a) < 1e-8 and abs(fr.b - b) < 1e-8 for fr in found):
-                continue
-            am, bm, Bm, res, Jm, ok = _newton_mp(k, p, a, b)
-            if not ok:
-                continue
-            cert = _krawczyk(k, p, am, bm, mp.mpf(CERT_RADIUS))
-            eig = np.linalg.eigvalsh(np.array(Jm.tolist(), dtype=float))
-            found.append(BlockRoot(k, float(mp.sqrt(am)), float(bm), p, float(Bm), float(res),
-                                   bool(cert), (float(eig[0]), float(eig[1])),
-                                   mp.nstr(am, 40), mp.nstr(bm, 40)))
-    return tuple(sorted(found, key=lambda fr: fr.B))
-
-
-def kgon_block_roots(k: int) -> list[BlockRoot]:
-    """Every critical point ``(r, b)`` with ``b < 0`` of the block loss ``B_k`` (``S is None``),
-    sorted by ``B``: found by multistart Newton in each ReLU regime (``r < 10``), polished to 50 digits and
-    certified (Krawczyk). For ``k ≤ 4`` there are none (the minimum ``B = 0`` is at
-    ``r = 1, b = 0``, on a kink)."""
-    k = check_int(k, "k", minimum=2, maximum=40)
-    roots = list(_block_roots_cached(k))
-    for fr in roots:
-        if not fr.certified:
-            warnings.warn(f"the root r = {fr.r:.6f}, b = {fr.b:.6f} of the k = {k} block equations "
-                          f"was not certified (residual {fr.residual:.2e})", RootWarning, stacklevel=2)
-    return roots
 
 
 # ---------------------------------------------------------------------------------------
@@ -417,11 +215,16 @@ def _family_grad_hess(x, D, k, S, b_d, n_dead, dead_bias):
     return float(L.detach()), g.detach().numpy(), H.detach().numpy()
 
 
-def _solve_family_S(D, k, S, b_d, n_dead, dead_bias, tol=1e-13):
+def _solve_family_S(D, k, S, b_d, n_dead, dead_bias, start=None, tol=1e-13):
     """A critical point of the l ≤ 2 loss on the family ``(r, b)``: Newton with backtracking on
-    ``|∇|²``, started from the 1-sparse critical point (``k ≥ 5``) or from ``r = 1, b = 0``."""
-    x = np.array([1.0, 0.0]) if k <= 4 else np.array([kgon_block_roots(k)[0].r,
-                                                      kgon_block_roots(k)[0].b])
+    ``|∇|²``, started from ``start``, by default the 1-sparse critical point (``k ≥ 5``) or
+    ``r = 1, b = 0`` (``k ≤ 4``)."""
+    if start is not None:
+        x = np.array(start, dtype=float)
+    elif k <= 4:
+        x = np.array([1.0, 0.0])
+    else:
+        x = np.array([kgon_block_roots(k)[0].r, kgon_block_roots(k)[0].b])
     L, g, H = _family_grad_hess(x, D, k, S, b_d, n_dead, dead_bias)
     for _ in range(40):
         if np.linalg.norm(g) < tol:
@@ -456,7 +259,7 @@ def _check_uniform_importance(importance, D):
 
 
 def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: float = -1.0,
-                         importance=None) -> list[KGonCriticalPoint]:
+                         importance=None, start=None) -> list[KGonCriticalPoint]:
     """The critical points of the k-gon family for ``D`` features, sorted by loss.
 
     ``S is None``: the 1-sparse loss ``L_1``; every certified root of ``∇B_k`` with ``b < 0``
@@ -464,6 +267,9 @@ def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: 
     ``S`` given: the l ≤ 2 loss; the critical point that Newton on ``(r, b)`` (float64,
     stationarity to ``1e-13``) reaches from the 1-sparse one (``k ≥ 5``) or from ``r = 1, b = 0``
     (``k ≤ 4``): the continuation of the 1-sparse critical point to sparsity ``S``.
+    ``start = (r, b)``, with ``S`` only, replaces that starting point: continuation in ``S``
+    passes the critical point of a nearby sparsity (fewer Newton steps; the point reached is the
+    one connected to ``start``).
     ``n_dead`` of the dropped features are dead (bias ``dead_bias < 0``); the others take
     :func:`dropped_bias`.
     ``importance``, if given, must be equal for all features (the loss is scale-free in it:
@@ -478,6 +284,13 @@ def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: 
     dead_bias = check_float(dead_bias, "dead_bias", maximum=0.0)
     if n_dead and dead_bias >= 0:
         raise ValueError(f"dead_bias must be < 0 (a dead feature's ReLU is off), got {dead_bias:g}")
+    if start is not None:
+        if S is None:
+            raise ValueError("start is used only with S (the l <= 2 loss); the 1-sparse roots are "
+                             "found by a certified search, not from a starting point")
+        start = check_finite_array(start, "start", ndim=1)
+        if start.shape != (2,) or start[0] <= 0:
+            raise ValueError(f"start must be (r, b) with r > 0, got {start.tolist()}")
     b_d = dropped_bias(D, S)
     out = []
     if S is None:
@@ -492,7 +305,7 @@ def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: 
             out.append(KGonCriticalPoint(D, k, r, b, b_d, L, _grad_norm(W, bb, None), None, n_dead,
                                          dead_bias, res, cert, p))
     else:
-        L, x, gn = _solve_family_S(D, k, S, b_d, n_dead, dead_bias)
+        L, x, gn = _solve_family_S(D, k, S, b_d, n_dead, dead_bias, start)
         r, b = float(x[0]), float(x[1])
         pt = KGonCriticalPoint(D, k, r, b, b_d, L, 0.0, S, n_dead, dead_bias, gn, False)
         W, bb = pt.parameters()
@@ -508,12 +321,12 @@ def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: 
 
 
 def kgon_critical_point(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: float = -1.0,
-                        importance=None) -> KGonCriticalPoint:
+                        importance=None, start=None) -> KGonCriticalPoint:
     """The lowest-loss critical point of the k-gon family (see :func:`kgon_critical_points`):
     for ``S is None`` the minimiser of ``L_1`` within the family, ``(r, b)`` the same for all
     ``D ≥ k``; for ``S`` given, of the l ≤ 2 loss at that sparsity."""
     return kgon_critical_points(D, k, S=S, n_dead=n_dead, dead_bias=dead_bias,
-                                importance=importance)[0]
+                                importance=importance, start=start)[0]
 
 
 def kgon_family(D: int, ks=None, *, S=None) -> list[KGonCriticalPoint]:
