@@ -89,9 +89,9 @@ SECTIONS: dict[str, dict[str, str]] = {
     },
     "Chapter 4: k-gons, the landscape and basins": {
         "kgon_critical_point": "relu.kgons", "kgon_family": "relu.kgons",
-        "kgon_block_roots": "relu.kgons", "block_loss": "relu.kgons",
+        "kgon_block_roots": "relu.kgon_blocks", "block_loss": "relu.kgon_blocks",
         "dropped_bias": "relu.kgons", "one_sparse_loss": "relu.kgons",
-        "RootWarning": "relu.kgons",
+        "RootWarning": "relu.kgon_blocks",
         "loss_hessian": "relu.landscape", "analyse_critical_point": "relu.landscape",
         "polytope_critical_point": "relu.polytopes", "saving_per_dimension": "relu.polytopes",
         "basin_study": "relu.basins", "basin_probabilities": "relu.basins",
