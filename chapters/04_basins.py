@@ -174,7 +174,7 @@ assert top6.lo > 0.3
 # %%
 pts = [(0.5, 0.5), (0.5, 0.05), (2.0, 0.05), (1.0, 0.02)]  # (relative importance r, density)
 ω21 = np.array([[1.0, r] for r, _ in pts])
-study21 = tm.basin_study(2, 1, [1 - q for _, q in pts], 1000, importance=ω21, steps=1500,
+study21 = tm.basin_study(2, 1, [1 - q for _, q in pts], 1000, ω=ω21, steps=1500,
                              batch_size=32, lr=2e-2, seed=2)
 cand = tm.two_in_one_candidates(ω21[:, 1], 1 - np.array([q for _, q in pts]), optimise=False)
 best = [min(("feature 1 only", "feature 2 only", "antipodal"),

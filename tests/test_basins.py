@@ -114,7 +114,7 @@ def test_basin_study_small_run():
     (lambda: basins.basin_study(5, 2, [1.5], 3), ValueError),
     (lambda: basins.basin_study(5, 2, [0.9], 0), ValueError),
     (lambda: basins.basin_study(5, 2, [0.9], 10**6), ValueError),
-    (lambda: basins.basin_study(5, 2, [0.9], 3, importance=[1, 2]), ValueError),
+    (lambda: basins.basin_study(5, 2, [0.9], 3, ω=[1, 2]), ValueError),
     (lambda: basins.basin_study(5, 2.0, [0.9], 3), TypeError),
     (lambda: basins.plot_basin_probabilities("study"), TypeError),
     (lambda: basins.classify(np.zeros(3)), ValueError),

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toymodels.tied.data import (
-    check_importance,
     exactly_one_active,
     exactly_one_active_torch,
+    importance_vector,
     nonzero_counts,
     sparse_uniform,
     sparse_uniform_torch,
@@ -165,14 +165,14 @@ def test_one_active_shape_and_support_for_any_size(T_, D, seed):
 
 
 def test_importance_is_broadcast_and_checked():
-    assert np.array_equal(check_importance(2.0, 3), [2.0, 2.0, 2.0])
-    assert np.array_equal(check_importance([1, 0.5, 0], 3), [1, 0.5, 0])
-    with pytest.raises(ValueError, match=r"ω \(importance\) must be non-negative"):
-        check_importance([1, -0.5, 0], 3)
+    assert np.array_equal(importance_vector(2.0, 3), [2.0, 2.0, 2.0])
+    assert np.array_equal(importance_vector([1, 0.5, 0], 3), [1, 0.5, 0])
+    with pytest.raises(ValueError, match=r"ω \(importance\) must be >= 0"):
+        importance_vector([1, -0.5, 0], 3)
     with pytest.raises(ValueError, match=r"ω \(importance\) must be a scalar or have shape \(3,\)"):
-        check_importance([1, 1], 3)
+        importance_vector([1, 1], 3)
     with pytest.raises(ValueError, match=r"ω \(importance\) must be finite"):
-        check_importance([1, np.nan, 1], 3)
+        importance_vector([1, np.nan, 1], 3)
 
 
 @pytest.mark.parametrize("q", [[1, -1, 1], [0, 0, 0], [1, 1]])

@@ -131,9 +131,9 @@ def test_family_table():
     (lambda: kb.block_loss(5, np.nan, 0.0), ValueError, "r"),
     (lambda: kg.dropped_bias(6, 0.0), ValueError, "S"),
     (lambda: kb.kgon_block_roots(1), ValueError, "k"),
-    (lambda: kg.kgon_critical_point(6, 5, importance=[1, 1, 1, 1, 1, 0.9]), ValueError, "importance"),
-    (lambda: kg.kgon_critical_point(6, 5, importance=np.ones(5)), ValueError, "importance"),
-    (lambda: kg.kgon_critical_point(6, 5, importance="x"), TypeError, "importance"),
+    (lambda: kg.kgon_critical_point(6, 5, ω=[1, 1, 1, 1, 1, 0.9]), ValueError, "importance"),
+    (lambda: kg.kgon_critical_point(6, 5, ω=np.ones(5)), ValueError, "importance"),
+    (lambda: kg.kgon_critical_point(6, 5, ω="x"), TypeError, "importance"),
 ])
 def test_bad_input_names_the_argument(call, exc, word):
     with pytest.raises(exc, match=word):
@@ -152,7 +152,7 @@ def test_symmetric_criticality_random_directions():
 
 
 def test_equal_importance_is_accepted():
-    assert kg.kgon_critical_point(6, 5, importance=np.full(6, 2.0)) == kg.kgon_critical_point(6, 5)
+    assert kg.kgon_critical_point(6, 5, ω=np.full(6, 2.0)) == kg.kgon_critical_point(6, 5)
 
 
 def test_uncertified_roots_warn_with_the_residual(monkeypatch):

@@ -110,7 +110,7 @@ def test_saving_of_a_dedicated_feature_is_the_variance():
     (lambda: ls.loss_hessian(np.full((2, 3), np.nan), np.zeros(3)), ValueError, "W"),
     (lambda: ls.loss_hessian(np.zeros((2, 3)), np.zeros(3), S=1.0), ValueError, "S"),
     (lambda: ls.loss_hessian(np.zeros((2, 3)), np.zeros(3), l_max=3), ValueError, "l_max"),
-    (lambda: ls.loss_hessian(np.zeros((2, 3)), np.zeros(3), importance=-1.0), ValueError, "importance"),
+    (lambda: ls.loss_hessian(np.zeros((2, 3)), np.zeros(3), ω=-1.0), ValueError, "importance"),
     (lambda: ls.loss_hessian(np.zeros((2, 300)), np.zeros(300)), ValueError, "MAX_PARAMETERS"),
     (lambda: ls.unflatten(np.zeros(5), 2, 3), ValueError, "θ"),
     (lambda: ls.kinks(np.zeros((2, 3)), np.zeros(3), tol="x"), TypeError, "tol"),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from toymodels._checks import check_finite_array, check_float, check_int, check_probability
+from toymodels._checks import check_finite_array, check_float, check_importance, check_int, check_probability
 from toymodels.relu.geometry import TWO_IN_ONE_PHASES, feature_groups, polygon, two_in_one_phase
 
 __all__ = ["wilson_interval", "clopper_pearson_interval", "BasinEstimate",
@@ -145,8 +145,8 @@ class BasinStudy:
     (:func:`classify`), ``loss`` its exact loss on the skeleta ``l ≤ 2`` (Chapter 3), and the
     trained ``W (m n, d, D)``, ``b (m n, D)``; ``loss_history (n_logs, m n)`` the batch losses."""
 
-    sparsity: np.ndarray
-    importance: np.ndarray
+    S: np.ndarray
+    ω: np.ndarray
     setting: np.ndarray
     labels: np.ndarray
     loss: np.ndarray
@@ -157,7 +157,7 @@ class BasinStudy:
 
     def table(self, j: int, **kw) -> dict[str, BasinEstimate]:
         """:func:`basin_probabilities` of setting ``j``."""
-        j = check_int(j, "j", minimum=0, maximum=len(self.sparsity) - 1)
+        j = check_int(j, "j", minimum=0, maximum=len(self.S) - 1)
         return basin_probabilities(list(self.labels[self.setting == j]), **kw)
 
     def median_loss(self, j: int, label: str) -> float:
@@ -168,7 +168,7 @@ class BasinStudy:
         return float(np.median(self.loss[sel]))
 
 
-def basin_study(n_features: int, n_hidden: int, sparsity, n: int, *, importance=1.0,
+def basin_study(D: int, d: int, S, n: int, *, ω=1.0,
                 steps: int = 1500, batch_size: int = 32, lr: float = 1e-2, seed: int = 0,
                 progress: bool | None = False) -> BasinStudy:
     """Train ``n`` independent initialisations for every setting with the batched trainer
@@ -176,19 +176,19 @@ def basin_study(n_features: int, n_hidden: int, sparsity, n: int, *, importance=
     each end point (:func:`classify`) and evaluate its exact loss on ``l ≤ 2``
     (:func:`toymodels.relu.exact_training.exact_loss`, Chapter 3's ``P_0L_0 + P_1L_1 + P_2L_2``).
 
-    ``sparsity`` has one entry per setting (shape ``(m,)``); ``importance`` is a scalar, ``(D,)``
+    ``S`` (sparsity) has one entry per setting (shape ``(m,)``); ``ω`` (importance) is a scalar, ``(D,)``
     or one row per setting ``(m, D)``. Runs beyond :data:`MAX_RUNS` are refused.
     """
     from toymodels.relu.exact_training import exact_loss  # noqa: PLC0415 (keeps the import graph acyclic)
     from toymodels.train.engine import TrainConfig, train  # noqa: PLC0415
 
-    D = check_int(n_features, "n_features", minimum=2, maximum=64)
-    d = check_int(n_hidden, "n_hidden", minimum=1, maximum=D)
+    D = check_int(D, "D", minimum=2, maximum=64)
+    d = check_int(d, "d", minimum=1, maximum=D)
     n = check_int(n, "n", minimum=1, maximum=MAX_RUNS)
-    S = check_probability(sparsity, "sparsity")
+    S = check_probability(S, "S (sparsity)")
     S = np.atleast_1d(S)
     if S.ndim != 1:
-        raise ValueError(f"sparsity must have one entry per setting, shape (m,), got {S.shape}")
+        raise ValueError(f"S (sparsity) must have one entry per setting, shape (m,), got {S.shape}")
     m = len(S)
     steps = check_int(steps, "steps", minimum=1, maximum=100_000)
     batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=65_536)
@@ -197,13 +197,11 @@ def basin_study(n_features: int, n_hidden: int, sparsity, n: int, *, importance=
     if m * n > MAX_RUNS:
         raise ValueError(f"{m} settings × {n} runs = {m * n} runs exceeds MAX_RUNS = {MAX_RUNS} "
                          f"(about {m * n * steps * batch_size * D / 2e9:.0f} s of training)")
-    ω = check_finite_array(importance, "importance")
-    if np.any(ω < 0):
-        raise ValueError("importance must be non-negative")
+    ω = check_importance(ω)
     if ω.ndim < 2 and ω.shape in ((), (D,)):
         ω = np.broadcast_to(ω, (m, D)).copy()
     if ω.shape != (m, D):
-        raise ValueError(f"importance must be a scalar, shape (D,) or (m, D) = ({m}, {D}), "
+        raise ValueError(f"ω (importance) must be a scalar, shape (D,) or (m, D) = ({m}, {D}), "
                          f"got {ω.shape}")
     setting = np.repeat(np.arange(m), n)
     cfg = TrainConfig(model="relu", D=D, d=d, n=m * n,
@@ -226,7 +224,7 @@ def plot_basin_probabilities(study: BasinStudy, ax=None, *, x=None, order=None, 
     if not isinstance(study, BasinStudy):
         raise TypeError(f"study must be a BasinStudy, got {type(study).__name__}")
     min_share = check_float(min_share, "min_share", minimum=0.0, maximum=1.0)
-    m = len(study.sparsity)
+    m = len(study.S)
     x = np.arange(m) if x is None else check_finite_array(x, "x", ndim=1)
     if len(x) != m:
         raise ValueError(f"x must have one entry per setting ({m}), got {len(x)}")

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from toymodels._checks import as_real_array, check_finite_array, check_float, check_int
+from toymodels._checks import as_real_array, check_finite_array, check_float, check_importance, check_int
 from toymodels.relu import integrals as rl
 from toymodels.relu.kgon_blocks import (  # noqa: F401 (BlockRoot, block_loss: moved, still importable)
     BlockRoot,
@@ -108,15 +108,15 @@ def kgon_weights(D: int, k: int, r: float) -> np.ndarray:
     return W
 
 
-def one_sparse_loss(W, b, importance=None):
+def one_sparse_loss(W, b, ω=None):
     """The 1-sparse loss ``L_1 = Σ_i ω_i-weighted ℓ_i / D`` (Chapter 3, eq-ell-i; Chen et al.'s
     closed form) for ``W (..., d, D)``, ``b (..., D)``, any ``d``.
 
     With equal sparsity the weights ``P(only i)`` are equal, so ``L_1`` does not depend on
     ``S``: this is ``relu_loss.loss_L1(W, b, ω, S)`` for any ``0 < S < 1``, evaluated at
-    ``S = 1/2``. ``importance`` defaults to ``1`` for every feature.
+    ``S = 1/2``. ``ω`` (importance) defaults to ``1`` for every feature.
     """
-    ω = 1.0 if importance is None else importance
+    ω = 1.0 if ω is None else ω
     return rl.loss_L1(W, b, ω, 0.5)
 
 
@@ -246,20 +246,20 @@ def _solve_family_S(D, k, S, b_d, n_dead, dead_bias, start=None, tol=1e-13):
     return L, x, float(np.linalg.norm(g))
 
 
-def _check_uniform_importance(importance, D):
-    if importance is None:
+def _check_uniform_importance(ω, D):
+    if ω is None:
         return
-    ω = check_finite_array(importance, "importance")
+    ω = check_importance(ω)
     if ω.ndim > 1 or (ω.ndim == 1 and ω.shape != (D,)):
-        raise ValueError(f"importance must be a scalar or have shape ({D},), got {ω.shape}")
+        raise ValueError(f"ω (importance) must be a scalar or have shape ({D},), got {ω.shape}")
     if np.any(ω <= 0) or np.ptp(np.atleast_1d(ω)) > 0:
-        raise ValueError("importance must be equal and positive for every feature: the k-gon family "
+        raise ValueError("ω (importance) must be equal and positive for every feature: the k-gon family "
                          "is a family of critical points only for equal importance (the symmetry "
                          "that permutes the features must leave the loss unchanged)")
 
 
 def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: float = -1.0,
-                         importance=None, start=None) -> list[KGonCriticalPoint]:
+                         ω=None, start=None) -> list[KGonCriticalPoint]:
     """The critical points of the k-gon family for ``D`` features, sorted by loss.
 
     ``S is None``: the 1-sparse loss ``L_1``; every certified root of ``∇B_k`` with ``b < 0``
@@ -272,12 +272,12 @@ def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: 
     one connected to ``start``).
     ``n_dead`` of the dropped features are dead (bias ``dead_bias < 0``); the others take
     :func:`dropped_bias`.
-    ``importance``, if given, must be equal for all features (the loss is scale-free in it:
+    ``ω`` (importance), if given, must be equal for all features (the loss is scale-free in it:
     a common importance ``ω`` multiplies the loss by ``ω``; the critical points do not move, and
     the reported loss is for ``ω = 1``).
     """
     D, k = _check_Dk(D, k)
-    _check_uniform_importance(importance, D)
+    _check_uniform_importance(ω, D)
     S = _check_S(S)
     _check_cost(D, S)
     n_dead = check_int(n_dead, "n_dead", minimum=0, maximum=D - k)
@@ -321,12 +321,12 @@ def kgon_critical_points(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: 
 
 
 def kgon_critical_point(D: int, k: int, *, S=None, n_dead: int = 0, dead_bias: float = -1.0,
-                        importance=None, start=None) -> KGonCriticalPoint:
+                        ω=None, start=None) -> KGonCriticalPoint:
     """The lowest-loss critical point of the k-gon family (see :func:`kgon_critical_points`):
     for ``S is None`` the minimiser of ``L_1`` within the family, ``(r, b)`` the same for all
     ``D ≥ k``; for ``S`` given, of the l ≤ 2 loss at that sparsity."""
     return kgon_critical_points(D, k, S=S, n_dead=n_dead, dead_bias=dead_bias,
-                                importance=importance, start=start)[0]
+                                ω=ω, start=start)[0]
 
 
 def kgon_family(D: int, ks=None, *, S=None) -> list[KGonCriticalPoint]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from toymodels._checks import check_finite_array, check_float, check_int
+from toymodels._checks import check_finite_array, check_float, check_importance, check_int
 from toymodels.relu import integrals as rl
 
 __all__ = [
@@ -73,17 +73,17 @@ def _check_Wb(W, b):
     return W, b
 
 
-def _check_loss_args(D, S, importance, l_max):
+def _check_loss_args(D, S, ω, l_max):
     if S is not None:
         S = check_float(S, "S (sparsity)", minimum=0.0, maximum=1.0)
         if not 0 < S < 1:
             raise ValueError(f"S (sparsity) must lie strictly between 0 and 1, got {S:g}")
     l_max = check_int(l_max, "l_max", minimum=1, maximum=2)
-    ω = np.ones(D) if importance is None else check_finite_array(importance, "importance")
+    ω = np.ones(D) if ω is None else check_importance(ω)
     if ω.ndim == 0:
         ω = np.full(D, float(ω))
     if ω.shape != (D,) or np.any(ω < 0):
-        raise ValueError(f"importance must be a non-negative scalar or have shape ({D},), got {ω.shape}")
+        raise ValueError(f"ω (importance) must be a non-negative scalar or have shape ({D},), got {ω.shape}")
     return S, torch.as_tensor(ω), l_max
 
 
@@ -115,21 +115,21 @@ def _loss_fn(d, D, S, ω, l_max):
     return f
 
 
-def loss_gradient(W, b, *, S=None, importance=None, l_max: int = 2) -> np.ndarray:
+def loss_gradient(W, b, *, S=None, ω=None, l_max: int = 2) -> np.ndarray:
     """The gradient of ``L_1`` (``S is None``) or of ``Σ_{l ≤ l_max} P_l L_l`` in ``θ``."""
     W, b = _check_Wb(W, b)
-    S, ω, l_max = _check_loss_args(W.shape[1], S, importance, l_max)
+    S, ω, l_max = _check_loss_args(W.shape[1], S, ω, l_max)
     θ = torch.as_tensor(np.concatenate([W.ravel(), b])).requires_grad_()
     (g,) = torch.autograd.grad(_loss_fn(*W.shape, S, ω, l_max)(θ), θ)
     return g.numpy()
 
 
-def loss_hessian(W, b, *, S=None, importance=None, l_max: int = 2) -> np.ndarray:
+def loss_hessian(W, b, *, S=None, ω=None, l_max: int = 2) -> np.ndarray:
     """The ``n × n`` Hessian (float64, torch autograd of the closed forms) of ``L_1``
     (``S is None``) or of ``Σ_{l ≤ l_max} P_l L_l`` in ``θ`` (see :func:`flatten`). At a kink
     (:func:`kinks`) this is the one-sided Hessian of the dead branch."""
     W, b = _check_Wb(W, b)
-    S, ω, l_max = _check_loss_args(W.shape[1], S, importance, l_max)
+    S, ω, l_max = _check_loss_args(W.shape[1], S, ω, l_max)
     θ = torch.as_tensor(np.concatenate([W.ravel(), b]))
     H = torch.autograd.functional.hessian(_loss_fn(*W.shape, S, ω, l_max), θ, vectorize=True)
     H = H.numpy()
@@ -179,7 +179,7 @@ def symmetry_directions(W, b, *, S=None) -> dict[str, np.ndarray]:
     return out
 
 
-def second_order_test(W, b, *, S=None, importance=None, l_max: int = 2, eps: float = 1e-4,
+def second_order_test(W, b, *, S=None, ω=None, l_max: int = 2, eps: float = 1e-4,
                       starts=None, n_random: int = 2, seed: int = 0):
     """Minimise the second-order change ``q(v) = 2 (L(θ + εv) − L(θ)) / ε²`` over unit ``v``.
 
@@ -191,7 +191,7 @@ def second_order_test(W, b, *, S=None, importance=None, l_max: int = 2, eps: flo
     negative value is an explicit descent direction: the point is not a local minimum).
     """
     W, b = _check_Wb(W, b)
-    S, ω, l_max = _check_loss_args(W.shape[1], S, importance, l_max)
+    S, ω, l_max = _check_loss_args(W.shape[1], S, ω, l_max)
     eps = check_float(eps, "eps", positive=True, maximum=1e-1)
     n_random = check_int(n_random, "n_random", minimum=0, maximum=100)
     seed = check_int(seed, "seed", minimum=0)
@@ -209,7 +209,7 @@ def second_order_test(W, b, *, S=None, importance=None, l_max: int = 2, eps: flo
         return float(val.detach()), g.numpy()
 
     if starts is None:
-        _, V = np.linalg.eigh(loss_hessian(W, b, S=S, importance=importance, l_max=l_max))
+        _, V = np.linalg.eigh(loss_hessian(W, b, S=S, ω=ω, l_max=l_max))
         starts = V[:, :3].T
     starts = list(check_finite_array(starts, "starts", ndim=2))
     rng = np.random.default_rng(seed)
@@ -255,7 +255,7 @@ class CriticalPointReport:
         return int(len(self.eigenvalues) - self.morse_index - self.null_dim)
 
 
-def analyse_critical_point(W, b, *, S=None, importance=None, l_max: int = 2,
+def analyse_critical_point(W, b, *, S=None, ω=None, l_max: int = 2,
                            null_tol: float = 1e-9, H=None) -> CriticalPointReport:
     """Eigenvalues, Morse index, null space (explained by :func:`symmetry_directions`) and the
     kind of the critical point ``(W, b)`` of ``L_1`` (``S is None``) or of the l ≤ ``l_max`` loss.
@@ -263,12 +263,12 @@ def analyse_critical_point(W, b, *, S=None, importance=None, l_max: int = 2,
     W, b = _check_Wb(W, b)
     null_tol = check_float(null_tol, "null_tol", positive=True)
     if H is None:
-        H = loss_hessian(W, b, S=S, importance=importance, l_max=l_max)
+        H = loss_hessian(W, b, S=S, ω=ω, l_max=l_max)
     else:
         H = check_finite_array(H, "H", ndim=2)
         if H.shape != (W.size + b.size,) * 2:
             raise ValueError(f"H must have shape ({W.size + b.size}, {W.size + b.size}), got {H.shape}")
-    g = loss_gradient(W, b, S=S, importance=importance, l_max=l_max)
+    g = loss_gradient(W, b, S=S, ω=ω, l_max=l_max)
     lam, V = np.linalg.eigh(H)
     null = np.abs(lam) <= null_tol
     index = int(np.sum(lam < -null_tol))
@@ -291,7 +291,7 @@ def analyse_critical_point(W, b, *, S=None, importance=None, l_max: int = 2,
     pos = lam[lam > null_tol]
     margin = float(pos.min()) if index == 0 and pos.size else float(lam.min())
     if kk:
-        q_min, _, descent = second_order_test(W, b, S=S, importance=importance, l_max=l_max,
+        q_min, _, descent = second_order_test(W, b, S=S, ω=ω, l_max=l_max,
                                               starts=V[:, :3].T)
         kind = "saddle (kink)" if (q_min < -null_tol and descent < 0) else "minimum? (kink)"
         margin = q_min

@@ -32,7 +32,7 @@ import numpy as np
 from toymodels._checks import as_rng, check_finite_array, check_int
 from toymodels.limits import refuse_if_too_big
 from toymodels.relu.integrals import _L0, _L1, _L2, _check_params, _out
-from toymodels.tied.data import check_importance, sparse_uniform
+from toymodels.tied.data import importance_vector, sparse_uniform
 from toymodels.tied.skeleta import active_count_pmf, sample_given_active_count
 
 __all__ = [
@@ -67,7 +67,7 @@ def pointwise_loss(W, b, ω, x):
     """``Σ_k ω_k (x_k − x̂_k)²`` for each row of ``x`` (the integrand of Section 3.1)."""
     x = check_finite_array(x, "x", ndim=2)
     x̂ = model_output(W, b, x)
-    return ((x - x̂) ** 2) @ check_importance(ω, x.shape[1])
+    return ((x - x̂) ** 2) @ importance_vector(ω, x.shape[1])
 
 
 @dataclass(frozen=True)

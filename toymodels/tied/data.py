@@ -15,7 +15,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from toymodels._checks import as_real_array, as_rng, check_float, check_int, check_probability, check_vector
+from toymodels._checks import (
+    as_real_array,
+    as_rng,
+    check_float,
+    check_importance,
+    check_int,
+    check_probability,
+    check_vector,
+)
 from toymodels.limits import check_threads, machine_cores, refuse_if_too_big
 
 __all__ = [
@@ -23,7 +31,7 @@ __all__ = [
     "sparse_uniform_torch",
     "inverse_density",
     "sparsity_grid",
-    "check_importance",
+    "importance_vector",
     "exactly_one_active",
     "exactly_one_active_torch",
     "nonzero_counts",
@@ -122,14 +130,16 @@ def sparsity_grid(n: int, *, low: float = 0.0, high: float = 0.99, log: bool = T
     return 1 - np.geomspace(1 - low, 1 - high, n) if high < 1 else np.linspace(low, high, n)
 
 
-def check_importance(ω, D: int, name: str = "ω (importance)") -> np.ndarray:
+def importance_vector(ω, D: int, name: str = "ω (importance)") -> np.ndarray:
     """Return the importance weights ``ω`` as a float64 vector of shape ``(D,)``.
 
     ``ω_i ≥ 0`` weighs feature ``i`` in the loss ``Σ_i ω_i (x_i - x̂_i)²`` (the Toy Models
-    paper's ``I_i``; see ``notation.md``). A scalar is broadcast to all features; a vector of
-    the wrong length, a negative or a non-finite entry raises ``ValueError`` naming ``name``.
+    paper's ``I_i``; see ``notation.md``). The values are checked by the package's one check of
+    ``ω`` (:func:`toymodels._checks.check_importance`); a scalar is broadcast to all features,
+    and a vector of the wrong length raises ``ValueError`` naming ``name``.
     """
     D = check_int(D, "D", minimum=1)
+    ω = check_importance(ω, name)
     return check_vector(ω, name, D, nonnegative=True, length_name="D")
 
 
