@@ -730,7 +730,9 @@ plt.show()
 #
 # ```{prf:proof}
 # Features of other groups are orthogonal to $\hat w_i$, so
-# $\sum_j(\hat w_i\cdot w_j)^2=\hat w_i^\top\big(\sum_{j\in\text{group}}w_jw_j^\top\big)\hat w_i$.
+#
+# $$\sum_j(\hat w_i\cdot w_j)^2=\hat w_i^\top\Big(\sum_{j\in\text{group}}w_jw_j^\top\Big)\hat w_i.$$
+#
 # Tightness says $\sum_{j}w_jw_j^\top=\frac{k\lVert w\rVert^2}{r}P$, where $P$ is the
 # projection onto the span, and $P\hat w_i=\hat w_i$. Hence the denominator is
 # $k\lVert w\rVert^2/r$, and $D_i=r/k$.
