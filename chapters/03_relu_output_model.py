@@ -697,7 +697,8 @@ plt.show()
 # lands in the closed-form phase of its cell. Over all {glue:text}`single-runs` runs it is
 # {glue:text}`single-run-pct:.0f`% (95% Wilson interval
 # {glue:text}`single-run-lo-pct:.0f`–{glue:text}`single-run-hi-pct:.0f`%; the cells differ,
-# so this is an average over the grid). Where the trained map disagrees with the closed
+# so this is an average over the grid; {ref}`sec-ch4-basins` measures it with a thousand runs
+# at single points of the diagram). Where the trained map disagrees with the closed
 # form, training mostly stopped in the other basin. Its exact loss then equals the loss of
 # another candidate, a local minimum. If the two weights start with the same sign, the model
 # has to push one of them through zero to become antipodal. The three closed-form candidates
