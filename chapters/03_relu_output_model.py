@@ -946,6 +946,9 @@ glue("tf-defect-45", min(table[4]["tf"], table[5]["tf"]), 2)
 # (sec-ch3-analogy)=
 # ### Where the analogy holds and where it breaks
 #
+# What follows describes this run, the best of four restarts for each $N$; the page does not
+# measure how often runs with other seeds agree.
+#
 # **It holds** at $N=6$ and $N=12$. There the learned unit directions *are* the Thomson
 # configurations, the octahedron and the icosahedron, to within
 # {glue:text}`thomson-match-dist:.2f` in aligned distance. It holds approximately at $N=8$:
