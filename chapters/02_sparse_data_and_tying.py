@@ -75,7 +75,7 @@ assert np.allclose(zero_share, S_feat, atol=5 * np.sqrt(0.25 / 200_000))
 # ({numref}`fig-ch2-marginal`).
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The law of one feature $x_i$ for three sparsities, from $10^5$ samples: the atom $P(x_i=0)=S$ (red bar at zero) and the density on $(0,1]$ (blue histogram), against the exact density $1-S$ (dashed).", "name": "fig-ch2-marginal"}, "image": {"alt": "Three histograms, one above the other, for S = 0, 0.5 and 0.9: a red bar at zero of height S and a flat blue histogram of height 1 - S on (0, 1], each matching a dashed line."}}
-fig, axes = plt.subplots(3, 1, figsize=(4.8, 6.4), sharex=True, sharey=True,
+fig, axes = plt.subplots(3, 1, figsize=(4.5, 6.4), sharex=True, sharey=True,
                          layout="constrained")
 for ax, S in zip(axes, [0.0, 0.5, 0.9]):
     v = tm.sparse_uniform(100_000, 1, S, rng=1)[:, 0]
@@ -841,7 +841,7 @@ fields = {name: np.array([tm.FLOWS[name](np.array([[u, v]]), Λ2)[0]
           for name in ("notes", "exact")}
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Streamlines of the notes' flow (22) (top) and of the exact tied gradient flow (bottom) for $d=1$, $\\Lambda=\\operatorname{diag}(2,1)$, coloured by $\\log_{10}$ of the speed. Every point of the unit circle (solid) is fixed for (22); the exact flow has only the two attracting fixed points $\\pm e_1$ (dots).", "name": "fig-ch2-phase-portrait"}, "image": {"alt": "Two square phase portraits, one above the other. In the first, streamlines run radially into the unit circle from inside and outside; in the second they also swirl along the circle towards the two dots at (1, 0) and (-1, 0)."}}
-fig, axes = plt.subplots(2, 1, figsize=(4.8, 8.4), sharex=True, layout="constrained")
+fig, axes = plt.subplots(2, 1, figsize=(4.5, 8.4), sharex=True, layout="constrained")
 θ = np.linspace(0, 2 * np.pi, 200)
 for ax, name in zip(axes, ["notes", "exact"]):
     F = fields[name]
@@ -915,11 +915,11 @@ W0_f = 0.01 * np.random.default_rng(0).standard_normal((d_f, D_f))
 runs = {name: tm.integrate_tied(W0_f, Σ_flow, 400.0, flow=name, n_eval=301)
         for name in ("exact", "notes")}
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The exact tied gradient flow on $\\mathbb{E}[xx^\\top]$ ($S=0.8$, $D=6$, $d=2$). Top: $W^\\top W$ at four times along the path (features numbered 1 to 6). Bottom left: the norms $\\lVert w_i\\rVert$ (blue) and interferences $\\langle w_i,w_j\\rangle$ (orange) over time. Bottom right: the tied loss above its minimum and $V=\\tfrac14\\lVert I-WW^\\top\\rVert_F^2$.", "name": "fig-ch2-flow-exact"}, "image": {"alt": "Four heatmaps of the Gram matrix growing from zero to a rank-two projection with equal entries in the mean direction, above two line plots: norms rising to a plateau with interferences settling, and two decaying curves on a log scale that fall to rounding level."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The exact tied gradient flow on $\\mathbb{E}[xx^\\top]$ ($S=0.8$, $D=6$, $d=2$). Top: $W^\\top W$ at four times along the path (features numbered 1 to 6). Middle: the norms $\\lVert w_i\\rVert$ (blue) and interferences $\\langle w_i,w_j\\rangle$ (orange) over time. Bottom: the tied loss above its minimum and $V=\\tfrac14\\lVert I-WW^\\top\\rVert_F^2$.", "name": "fig-ch2-flow-exact"}, "image": {"alt": "Four heatmaps of the Gram matrix growing from zero to a rank-two projection with equal entries in the mean direction, above two line plots: norms rising to a plateau with interferences settling, and two decaying curves on a log scale that fall to rounding level."}}
 tm.plot_trajectory(runs["exact"], Σ_flow)
 plt.show()
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The notes' flow (22) from the same start, drawn as in {numref}`fig-ch2-flow-exact`. The loss stops above its minimum once the rows of $W$ are orthonormal.", "name": "fig-ch2-flow-notes"}, "image": {"alt": "The same layout as the previous figure; the lower right panel shows V falling to rounding level while the tied loss levels off above zero."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The notes' flow (22) from the same start, drawn as in {numref}`fig-ch2-flow-exact`. The loss stops above its minimum once the rows of $W$ are orthonormal.", "name": "fig-ch2-flow-notes"}, "image": {"alt": "The same layout as the previous figure; the bottom panel shows V falling to rounding level while the tied loss levels off above zero."}}
 tm.plot_trajectory(runs["notes"], Σ_flow)
 plt.show()
 
@@ -1078,7 +1078,7 @@ assert np.all(np.diff(sgd_like["sgd"][1]) < 0)
 assert -0.7 < sgd_like["sgd"][3] < -0.3  # ‖WᵀW − P‖ ∝ 1/√B
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Minibatch training of the tied model on fresh batches, averaged over the trained models: the population loss above its minimum (top) and the distance $\\lVert W^\\top W-P\\rVert$ to where the flow ends (bottom), against the batch size $B$. Dashed: the slopes $1/B$ and $1/\\sqrt B$.", "name": "fig-ch2-minibatch"}, "image": {"alt": "Two log-log plots, one above the other, against batch size from 4 to 1024: the SGD points fall along the dashed reference lines, the Adam points fall more slowly."}}
-fig, axes = plt.subplots(2, 1, figsize=(4.8, 6.4), sharex=True, layout="constrained")
+fig, axes = plt.subplots(2, 1, figsize=(4.5, 6.4), sharex=True, layout="constrained")
 for opt, (excess, dist, *_) in sgd_like.items():
     axes[0].loglog(batch_sizes, excess, "o-", label=f"{opt} (lr {η if opt == 'sgd' else 3e-3:g})")
     axes[1].loglog(batch_sizes, dist, "o-", label=opt)

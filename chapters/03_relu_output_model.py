@@ -488,13 +488,13 @@ modal = {S: tm.basin_probabilities(shape5[S_inst == S]) for S in S_sweep}
 show = [int(np.flatnonzero((S_inst == S) & (shape5 == next(iter(modal[S]))))[0]) for S in S_sweep]
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The columns $w_i$ of $W$ learned by the 5\u21922 model with importances $\\omega_i=0.9^i$, one panel per sparsity $S$ (the most common configuration of 20 runs), coloured by feature. Dotted: the unit circle. Dense data keeps two orthogonal features; as $S$ grows the model packs four features as two antipodal pairs, then all five as a pentagon.", "name": "fig-ch3-polygons"}, "image": {"alt": "Nine panels of arrows from the origin, three to a row. The first ones show two perpendicular arrows, the middle ones four arrows in two opposite pairs, the last ones five arrows forming a regular pentagon."}}
-tm.feature_polygons(res5.W[show], [f"$S={S:g}$" for S in S_sweep], ncols=3, size=1.6)
+tm.feature_polygons(res5.W[show], [f"$S={S:g}$" for S in S_sweep], ncols=3, size=1.25)
 plt.show()
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Three of the models of {numref}`fig-ch3-polygons`: dense ($S=0$), two antipodal pairs ($S=0.8$) and the pentagon ($S=0.99$). Top: $W^\\top W$, with the bias $b$ as a last column after a gap (red positive, blue negative). Bottom: the norms $\\lVert w_i\\rVert$, coloured by the interference $\\sum_{j\\ne i}(\\hat w_i\\cdot w_j)^2$: dark means the feature has a dimension to itself, bright that it shares it.", "name": "fig-ch3-superposition"}, "image": {"alt": "Three columns. Each has a 5 by 5 heatmap with an extra bias column above a bar chart of five feature norms: at S = 0 two large diagonal entries and two tall dark bars; at S = 0.8 four features with negative off-diagonal pairs; at S = 0.99 five equal bars, all bright."}}
 three = [show[list(S_sweep).index(S)] for S in (0.0, 0.8, 0.99)]
 tm.superposition_panel(res5.W[three], res5.b[three], ["$S=0$", "$S=0.8$", "$S=0.99$"],
-                          size=1.6)
+                          ncols=3, size=1.15)
 plt.show()
 
 # %% [markdown]
@@ -652,9 +652,13 @@ print(f"one run alone lands in the closed-form phase: {single.mean():.2f} "
       f"[{lo:.2f}, {hi:.2f}]")
 print(f"(95% Wilson interval, {single.size} runs)")
 assert lo > 0.6
+tm.glue("single-run-pct", 100 * single.mean(), 2)
+tm.glue("single-run-lo-pct", 100 * lo, 2)
+tm.glue("single-run-hi-pct", 100 * hi, 2)
+tm.glue("single-runs", int(single.size))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The phase diagram of two features in one dimension: which solution has the lowest loss among the closed-form candidates (top) and which one training found (bottom, the better of two runs per cell), against the relative importance $r$ of feature 2 and the density $1-S$. Dashed: the boundary {eq}`eq-phase-boundary`.", "name": "fig-ch3-phase"}, "image": {"alt": "Two 12 by 12 coloured grids, one above the other, each with a dashed arch-shaped boundary: antipodal (green) below it, feature 1 only for r below 1 and feature 2 only for r above 1 above it; the trained grid matches the candidate grid in most cells, with a few scattered cells of other colours."}}
-fig, axes = plt.subplots(2, 1, figsize=(4.8, 7.4), sharex=True, layout="constrained")
+fig, axes = plt.subplots(2, 1, figsize=(4.5, 7.4), sharex=True, layout="constrained")
 cmap = plt.matplotlib.colors.ListedColormap(["C0", "C1", "C2", "0.8"])
 h = 1 / 11  # half a grid cell in log10 units: cells centred on the grid points
 ext = [-1 - h, 1 + h, -2 - h, h]
@@ -675,10 +679,13 @@ plt.show()
 
 # %% [markdown]
 # In {numref}`fig-ch3-phase` the trained phase agrees with the closed form at
-# {glue:text}`phase-agree-pct:.0f`% of the cells. The asserted thresholds leave a wide margin:
-# training the grid again with the seeds 1 to 10 gave agreement at 89–94% of the cells, a
-# loss within 5% of a candidate at 93–96%, and every disagreeing cell at another candidate's
-# loss. Where the trained map disagrees with the closed
+# {glue:text}`phase-agree-pct:.0f`% of the cells. That figure is one draw: another seed
+# gives another map. What does not depend on one draw is the probability that a *single* run
+# lands in the closed-form phase of its cell. Over all {glue:text}`single-runs` runs it is
+# {glue:text}`single-run-pct:.0f`% (95% Wilson interval
+# {glue:text}`single-run-lo-pct:.0f`–{glue:text}`single-run-hi-pct:.0f`%; the cells differ,
+# so this is an average over the grid; {ref}`sec-ch4-basins` measures it with a thousand runs
+# at single points of the diagram). Where the trained map disagrees with the closed
 # form, training mostly stopped in the other basin. Its exact loss then equals the loss of
 # another candidate, a local minimum. If the two weights start with the same sign, the model
 # has to push one of them through zero to become antipodal. The three closed-form candidates
@@ -711,7 +718,9 @@ plt.show()
 #
 # ```{prf:proof}
 # Features of other groups are orthogonal to $\hat w_i$, so
-# $\sum_j(\hat w_i\cdot w_j)^2=\hat w_i^\top\big(\sum_{j\in\text{group}}w_jw_j^\top\big)\hat w_i$.
+#
+# $$\sum_j(\hat w_i\cdot w_j)^2=\hat w_i^\top\Big(\sum_{j\in\text{group}}w_jw_j^\top\Big)\hat w_i.$$
+#
 # Tightness says $\sum_{j}w_jw_j^\top=\frac{k\lVert w\rVert^2}{r}P$, where $P$ is the
 # projection onto the span, and $P\hat w_i=\hat w_i$. Hence the denominator is
 # $k\lVert w\rVert^2/r$, and $D_i=r/k$.
@@ -904,14 +913,15 @@ for N in (6, 12):  # the octahedron and the icosahedron: the same configuration
 for N in (4, 5):  # not Thomson: unit norms, zero bias, antipodal pairs
     assert table[N]["dist"] > 0.25 and abs(table[N]["b"]) < 0.02
     assert abs(table[N]["nmin"] - 1) < 0.03 and table[N]["tf"] > 0.4
-assert all(table[N]["kept"] == N for N in Ns)  # the best restart keeps every feature
+full = [N for N in Ns if table[N]["kept"] == N]  # the best restart kept every feature
+assert len(full) >= len(Ns) - 1  # a best of four can still drop a feature at one N
 for N in (7, 10, 11):  # another configuration; at N = 7, 11 with a larger minimal angle
     assert table[N]["dist"] > 0.1
-    assert N == 10 or table[N]["ang"] > table[N]["ang_T"]
+    assert N == 10 or N not in full or table[N]["ang"] > table[N]["ang_T"]
 assert table[8]["dist"] < 0.1  # N = 8: the same type as Thomson, other proportions
 for N in (8, 9):  # energies within 0.2%; at N = 9 the type depends on the run (see below)
     assert table[N]["E"] / table[N]["E_T"] - 1 < 2e-3
-for N in range(7, 13):  # norms above 1 and a negative bias beyond 2m features
+for N in set(range(7, 13)) & set(full):  # norms above 1 and a negative bias beyond 2m
     assert table[N]["nmin"] > 1.05 and table[N]["b"] < -0.1
 assert 1.25 < table[12]["nmax"] < 1.4
 tm.glue("thomson-match-dist", np.ceil(100 * max(table[6]["dist"], table[12]["dist"])) / 100)
@@ -924,18 +934,17 @@ tm.glue("tf-defect-45", min(table[4]["tf"], table[5]["tf"]), 2)
 # (sec-ch3-analogy)=
 # ### Where the analogy holds and where it breaks
 #
+# What follows describes this run, the best of four restarts for each $N$; the page does not
+# measure how often runs with other seeds agree.
+#
 # **It holds** at $N=6$ and $N=12$. There the learned unit directions *are* the Thomson
 # configurations, the octahedron and the icosahedron, to within
 # {glue:text}`thomson-match-dist:.2f` in aligned distance. It holds approximately at $N=8$:
 # the same combinatorial type with slightly different proportions, and an energy
 # {glue:text}`thomson-8-energy-pct:.2f`% above Thomson's. At $N=9$ the energy is also within
-# 0.2% ({glue:text}`thomson-9-energy-pct:.2f`% here), but the
-# *type* depends on the run. In this run the best of the four restarts is the Thomson type.
-# With the training seed 1 it is a configuration of another type (aligned distance 0.2 from
-# Thomson's), also within 0.2% of the Thomson energy, and the low-order loss
-# $P_1L_1+P_2L_2$ barely separates the two.
-# Training cannot tell such configurations apart reliably, so the book makes no claim
-# about which type the model prefers at $N=9$; the table's distance for $N=9$ is not asserted.
+# 0.2% ({glue:text}`thomson-9-energy-pct:.2f`% here), but this page trains too few runs to
+# say which combinatorial type training prefers at $N=9$, so it makes no claim about the
+# type; the table's distance for $N=9$ is not asserted.
 #
 # **It breaks** in three ways.
 #

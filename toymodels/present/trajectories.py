@@ -28,7 +28,7 @@ def plot_trajectory(traj: FlowTrajectory, Σ, *, snapshots: int = 4, title: str 
     D, d = Σ.shape[0], traj.W.shape[1]
     λ = np.sort(np.linalg.eigvalsh(Σ))[::-1]
     L_min = λ[d:].sum()
-    fig = plt.figure(figsize=(4.8, 9.2), layout="constrained")
+    fig = plt.figure(figsize=(4.6, 9.2), layout="constrained")
     ncols = 2 if snapshots > 1 else 1
     nrows = -(-snapshots // ncols)
     grid = fig.add_gridspec(nrows + 2, ncols, height_ratios=[1] * nrows + [1.1, 1.1])
@@ -63,7 +63,8 @@ def plot_trajectory(traj: FlowTrajectory, Σ, *, snapshots: int = 4, title: str 
     ax.semilogy(traj.t, np.maximum(L, 1e-16), label="tied loss − its minimum")
     ax.semilogy(traj.t, np.maximum(V, 1e-16), label=r"$\frac{1}{4}\|I-WW^\top\|_F^2$")
     ax.set_xlabel("$t$")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    # one column: two long labels side by side would widen the figure past a phone's column
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=1, frameon=False)
     if title:
         fig.suptitle(title)
     return fig
