@@ -80,7 +80,6 @@ PENDING: dict[str, set[str]] = {
     "chapters/03_relu_output_model.html": {"figure-text"},
     "chapters/04_relu_landscape.html": {"caption", "figure-text"},
     "chapters/04_basins.html": {"caption", "figure-text"},
-    "chapters/05_learning_coefficients.html": {"caption", "figure-text"},
 }
 
 # Runs in the page: waits for MathJax and the equation layout, then reports what a reader sees.
