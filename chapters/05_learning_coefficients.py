@@ -198,9 +198,9 @@ print(f"nβ = {nβ:.1f};  λ = P/2 = {P_REG / 2};  (5.4) at γ = 1, mean over th
 print("the 5 seeds:", np.round(seeds_reg, 3).tolist())
 assert abs(λ_reg - expected_reg) < 3 * se_reg
 assert abs(expected_reg - P_REG / 2) < 0.01
-glue("reg-estimate", λ_reg, display=False)
-glue("reg-se", se_reg, display=False)
-glue("reg-expected", expected_reg, display=False)
+glue("reg-estimate", float(λ_reg), display=False)
+glue("reg-se", float(se_reg), display=False)
+glue("reg-expected", float(expected_reg), display=False)
 glue("nbeta", nβ, display=False)
 
 # %% [markdown]
@@ -609,7 +609,7 @@ for case, P, theory, expected, mean, se, seeds in rows:
         continue
     if case.startswith(UNDER_MIXED):
         assert 0.9 * expected < mean < expected - 3 * se and rising[UNDER_MIXED] > 0, case
-        glue("rrr-333-short", 100 * (1 - mean / expected), display=False)
+        glue("rrr-333-short", float(100 * (1 - mean / expected)), display=False)
     else:
         assert abs(mean - expected) < 3 * se + 0.04 * expected, (case, mean, expected, se)
     if abs(mean - expected) > 3 * se:
