@@ -308,7 +308,8 @@ EXAMPLES = {
     "lc.llc_models.relu_one_sparse": ex(W, b, 10),
     "lc.llc_models.exact_hessian": ex(_llc_problem()),
     "lc.llc_models.relu_flat_directions": ex(W, b),
-    "lc.llc_models.relu_posterior_draws": ex(3, 100, chains=2, steps=2, record_every=1),
+    "lc.llc_models.stack_problems": ex([_llc_problem(), _llc_problem()]),
+    "lc.posterior.relu_posterior_draws": ex(3, 100, chains=2, steps=2, record_every=1),
     "lc.llc_models.kgon_llc_playground": ex(5, 1, steps=100, chains=2),
     # resources
     "train.resources.estimate_memory": ex(CFG, "cpu"),

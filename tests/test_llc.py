@@ -1,140 +1,17 @@
-"""Tests of the SGLD estimator (toymodels.lc.llc), the exact learning coefficients
-(toymodels.lc.learning_coefficient) and the calibration models (toymodels.lc.llc_models).
+"""Tests of the SGLD estimator (toymodels.lc.llc).
 
 Every sampler run here has fixed seeds (the sampler is deterministic on the CPU), and the
 tolerances are multiples of the run's own standard error plus the known finite-γ shift.
 """
 
 import math
-from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
 
 from toymodels.lc import learning_coefficient as lc
 from toymodels.lc import llc
 from toymodels.lc import llc_models as lm
-from toymodels.linear import hessian as lin_hessian
-from toymodels.linear.autoencoder import second_moment
-
-
-# ----------------------------------------------------------------------------------------
-# the exact learning coefficient of reduced-rank regression
-# ----------------------------------------------------------------------------------------
-def _all_cases(limit=6):
-    for M in range(1, limit + 1):
-        for N in range(1, limit + 1):
-            for H in range(1, limit + 1):
-                for r in range(0, min(M, N, H) + 1):
-                    yield M, N, H, r
-
-
-def test_rrr_known_values():
-    # K = (ab)² in two variables: λ = 1/2 with multiplicity 2
-    assert lc.rrr_learning_coefficient(1, 1, 1, 0) == lc.RRRCoefficient(Fraction(1, 2), 2, 1)
-    # a full-rank truth with M = N: the regular value H(M+N−H)/2 of the rank-H matrices
-    assert lc.rrr_learning_coefficient(3, 3, 3, 3).λ == Fraction(9, 2)
-    assert lc.rrr_learning_coefficient(2, 6, 1, 1) == lc.RRRCoefficient(Fraction(7, 2), 1, 2)
-    assert lc.rrr_learning_coefficient(6, 2, 1, 1) == lc.RRRCoefficient(Fraction(7, 2), 1, 3)
-    assert lc.rrr_learning_coefficient(1, 1, 3, 0) == lc.RRRCoefficient(Fraction(1, 2), 1, 4)
-
-
-def test_rrr_symmetric_in_input_and_output():
-    for M, N, H, r in _all_cases():
-        a, b = lc.rrr_learning_coefficient(M, N, H, r), lc.rrr_learning_coefficient(N, M, H, r)
-        assert a.λ == b.λ and a.m == b.m
-
-
-def test_rrr_bounds_and_full_rank_truth():
-    for M, N, H, r in _all_cases():
-        c = lc.rrr_learning_coefficient(M, N, H, r)
-        # λ ≤ (number of parameters)/2 and λ ≥ half the dimension of the rank-r matrices
-        assert c.λ <= Fraction(H * (M + N), 2)
-        assert c.λ >= Fraction(r * (M + N - r), 2)
-        if r == min(H, M, N):  # the truth has the largest rank: a regular point of the image
-            assert c.λ == Fraction(r * (M + N - r), 2)
-
-
-def test_rrr_continuous_across_case_boundaries():
-    """On the boundary of the central case the central formula equals the boundary case's."""
-    for M, N, H, r in _all_cases():
-        num = 2 * (H + r) * (M + N) - (M - N) ** 2 - (H + r) ** 2
-        central = Fraction(num + ((M + N + H + r) % 2), 8)
-        c = lc.rrr_learning_coefficient(M, N, H, r)
-        if M + H == N + r or N + H == M + r or M + N == H + r:
-            assert c.case == 1 and c.λ == central
-
-
-def test_rrr_refuses_bad_input():
-    with pytest.raises(ValueError, match="r \\(rank"):
-        lc.rrr_learning_coefficient(2, 2, 1, 2)
-    with pytest.raises(TypeError, match="M"):
-        lc.rrr_learning_coefficient(2.5, 2, 1, 0)
-    with pytest.raises(TypeError, match="H"):
-        lc.rrr_learning_coefficient(2, 2, True, 0)
-
-
-# ----------------------------------------------------------------------------------------
-# Hessians, the localised Gaussian and the free energy
-# ----------------------------------------------------------------------------------------
-def test_localised_quadratic_expectation_limits():
-    h = np.array([1.0, 2.0, 0.0, 5.0])
-    assert lc.localised_quadratic_expectation(h, 1e9, 1e-3) == pytest.approx(1.5, abs=1e-9)
-    assert lc.localised_quadratic_expectation(h, 1.0, 1.0) == pytest.approx(
-        0.5 * (1 / 2 + 2 / 3 + 5 / 6))
-    with pytest.raises(ValueError, match="non-negative"):
-        lc.localised_quadratic_expectation([-1.0], 1.0, 1.0)
-
-
-def test_hessian_llc_morse_bott_and_bounds():
-    H = np.diag([1.0, 2.0, 0.0, 0.0])
-    flat = np.eye(4)[:, 2:]
-    full = lc.hessian_llc(H, flat)
-    assert full.value == 1.0 and full.rank == 2 and full.unexplained == 0
-    part = lc.hessian_llc(H, flat[:, :1])
-    assert part.value is None and part.unexplained == 1
-    assert (part.lower, part.upper) == (1.0, 1.5)
-    with pytest.raises(ValueError, match="saddle"):
-        lc.hessian_llc(np.diag([1.0, -1.0]))
-    with pytest.raises(ValueError, match="null directions"):
-        lc.hessian_llc(H, np.eye(4)[:, :1])
-
-
-def test_linear_autoencoder_minimum_is_morse_bott():
-    """Chapter 1's Hessian at the global minimum has rank 2Dd − d²: the GL(d) orbit is the
-    whole null space, so λ = (2Dd − d²)/2 (Proposition 5.2)."""
-    D, d = 4, 2
-    p = lm.linear_autoencoder(D, d, 500, seed=3)
-    A, B = p.unpack(torch.as_tensor(p.w_star)[None])
-    A, B = A[0].numpy(), B[0].numpy()
-    Σ = second_moment(p.data[0].numpy())
-    H = lin_hessian.hessian(A, B, Σ)
-    # the orbit's tangent directions (A X, −X B) for the d² elementary X
-    flats = []
-    for i in range(d):
-        for j in range(d):
-            X = np.zeros((d, d))
-            X[i, j] = 1
-            flats.append(np.concatenate([(A @ X).ravel(), (-X @ B).ravel()]))
-    res = lc.hessian_llc(H, np.array(flats).T)
-    assert res.value == (2 * D * d - d * d) / 2
-
-
-def test_free_energy_and_crossover():
-    L1, l1, L2, l2 = 0.3, 2.0, 0.25, 5.0
-    n = lc.crossover_sample_size(L1, l1, L2, l2)
-    assert lc.free_energy(L1, l1, n) == pytest.approx(lc.free_energy(L2, l2, n), rel=1e-10)
-    # the simpler configuration wins below n, the better one above
-    assert lc.free_energy(L1, l1, n / 2) < lc.free_energy(L2, l2, n / 2)
-    assert lc.free_energy(L1, l1, 2 * n) > lc.free_energy(L2, l2, 2 * n)
-    assert lc.crossover_sample_size(1.0, 1.0, 0.0, 1.5) == 1.0  # better one wins for every n
-    with pytest.raises(ValueError, match="L_simple"):
-        lc.crossover_sample_size(0.1, 1.0, 0.2, 2.0)
-    with pytest.raises(ValueError, match="λ_complex"):
-        lc.crossover_sample_size(0.3, 3.0, 0.2, 2.0)
-    with pytest.raises(ValueError, match="n"):
-        lc.free_energy(0.1, 1.0, 0.5)
 
 
 # ----------------------------------------------------------------------------------------
@@ -231,51 +108,6 @@ def test_default_beta():
         llc.default_beta(1)
 
 
-# ----------------------------------------------------------------------------------------
-# the ReLU output model: k-gons, flat directions, chains
-# ----------------------------------------------------------------------------------------
-def test_relu_exact_and_sampled_losses_agree():
-    from toymodels.relu import kgons
-
-    pt = kgons.kgon_critical_point(6, 6)
-    W, b = pt.parameters()
-    exact = lm.relu_one_sparse(W, b)
-    sampled = lm.relu_one_sparse(W, b, 200_000, seed=0)
-    w = torch.as_tensor(exact.w_star)[None]
-    L_exact = float(exact.loss_fn(w, None))
-    assert L_exact == pytest.approx(pt.loss, rel=1e-12)
-    per_sample = sampled.loss_fn(w, (sampled.data[0][None],))
-    assert float(per_sample) == pytest.approx(L_exact, rel=0.02)
-
-
-def test_kgon_hessian_null_space_is_rotation_and_dead_features():
-    from toymodels.relu import kgons
-
-    for k, n_dead, value in [(6, 0, 8.5), (5, 1, 7.0), (5, 0, 8.5)]:
-        pt = kgons.kgon_critical_point(6, k, n_dead=n_dead)
-        W, b = pt.parameters()
-        H = lm.exact_hessian(lm.relu_one_sparse(W, b))
-        flats = lm.relu_flat_directions(W, b)
-        assert flats.shape[1] == 1 + 3 * n_dead
-        assert lc.hessian_llc(H, flats).value == value
-
-
-def test_flat_directions_need_negative_biases():
-    W = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-    assert lm.relu_flat_directions(W, np.array([-0.1, -0.1, -1.0])).shape == (9, 4)
-    # an embedded feature with bias ≥ 0 lets the dead feature's weights act: rotation only
-    assert lm.relu_flat_directions(W, np.array([0.0, -0.1, -1.0])).shape == (9, 1)
-
-
-def test_posterior_draws_shapes_and_sgd_decreases_loss():
-    sgd = lm.relu_posterior_draws(4, 200, chains=4, steps=200, ε=0.2 / 200, temperature=0.0,
-                                  record_every=50, seed=0)
-    assert sgd.W.shape == (4, 2, 4) and sgd.b.shape == (4, 4) and sgd.history.shape == (4, 5)
-    assert np.all(sgd.history[:, -1] < sgd.history[:, 0])
-    with pytest.raises(ValueError, match="temperature"):
-        lm.relu_posterior_draws(4, 200, temperature=-1.0)
-
-
 def test_pool_estimates():
     p = lm.linear_regression(2, 200, seed=1)
     kw = dict(n=2000, ε=2e-5, γ=1.0, chains=3, steps=50, burn_in=10, batch_size=16)
@@ -286,3 +118,38 @@ def test_pool_estimates():
     assert mean == pytest.approx(both.mean()) and se == pytest.approx(both.std(ddof=1) / math.sqrt(6))
     with pytest.raises(TypeError, match="estimates"):
         llc.pool_estimates([])
+
+
+def test_seeds_side_by_side():
+    """G problems (one data set per seed) in one run: each group's estimate matches (5.4) for
+    its own Hessian, and the groups' spread gives a standard error."""
+    probs = [lm.linear_regression(3, 400, seed=s) for s in range(3)]
+    stacked = lm.stack_problems(probs)
+    run = llc.sgld_llc(stacked.loss_fn, stacked.w_star, stacked.data, n=10_000, ε=2e-5, γ=1.0,
+                       chains=12, steps=1500, burn_in=300, batch_size=64, seed=0)
+    assert run.groups == 3 and run.per_group.shape == (3,)
+    assert run.per_group.mean() == pytest.approx(run.llc)
+    nβ = 10_000 / math.log(10_000)
+    for g, p in zip(range(3), probs, strict=True):
+        expected = lc.localised_quadratic_expectation(np.linalg.eigvalsh(p.hessian), nβ, 1.0)
+        chains_g = run.per_chain[4 * g:4 * g + 4]
+        se = chains_g.std(ddof=1) / 2
+        assert abs(run.per_group[g] - expected) < 4 * se + 0.05 * expected
+    assert 0 < run.group_stderr < 1
+    single = llc.sgld_llc(probs[0].loss_fn, probs[0].w_star, probs[0].data, n=10_000, ε=2e-5,
+                          γ=1.0, chains=2, steps=20, burn_in=5, batch_size=8)
+    assert single.groups == 1 and math.isnan(single.group_stderr)
+
+
+def test_seeds_side_by_side_refuses_mismatches():
+    stacked = lm.stack_problems([lm.linear_regression(2, 50, seed=s) for s in range(2)])
+    kw = dict(n=1000, ε=1e-5, γ=1.0, steps=10, burn_in=2, batch_size=4)
+    with pytest.raises(ValueError, match="multiple"):
+        llc.sgld_llc(stacked.loss_fn, stacked.w_star, stacked.data, chains=3, **kw)
+    with pytest.raises(ValueError, match="data\\[0\\] must have shape \\(2, n"):
+        llc.sgld_llc(stacked.loss_fn, stacked.w_star, tuple(t[0] for t in stacked.data),
+                     chains=4, **kw)
+    with pytest.raises(ValueError, match="w_star with several rows"):
+        llc.sgld_llc(_double_well, np.zeros((2, 2)), None, chains=4, **kw)
+    with pytest.raises(ValueError, match="w_star must have shape"):
+        llc.sgld_llc(_double_well, np.zeros((2, 2, 2)), None, chains=4, **kw)

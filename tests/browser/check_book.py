@@ -77,7 +77,6 @@ MIN_TEXT_KEY = "toymodels:min-text-px"  # written by toymodels/_figures.py
 # Those kinds of problem on those pages are reported as "pending"; `--strict` fails on them.
 PENDING: dict[str, set[str]] = {
     "chapters/04_basins.html": {"caption", "figure-text"},
-    "chapters/05_learning_coefficients.html": {"caption", "figure-text"},
 }
 
 # Runs in the page: waits for MathJax and the equation layout, then reports what a reader sees.

@@ -28,9 +28,8 @@ amount, raises :class:`ChainDivergedError` on a non-finite or runaway chain, and
 warns with :class:`LLCWarning`) diagnostics for chains that drift, estimates below zero or
 above the bound ``d/2``.
 
-The package implements the sampler itself rather than calling ``devinterp``: that library's
-2.x releases pull in transformers, datasets, pyarrow, pandas, zarr and xarray, expect a
-language-model dataset, and run one chain at a time; these models need a dozen lines.
+The package implements the sampler itself rather than calling ``devinterp`` (Chapter 5 says
+why): these models need a dozen lines, with every chain, and every seed, in one tensor.
 """
 
 from __future__ import annotations
@@ -90,6 +89,21 @@ class LLCEstimate:
     batch_size: int
     dim: int
     diagnostics: tuple[str, ...] = field(default_factory=tuple)
+    groups: int = 1
+
+    @property
+    def per_group(self) -> np.ndarray:
+        """The estimate (5.1) of each of the ``groups`` independent problems (seeds) of the run:
+        the mean of its chains' estimates."""
+        return self.per_chain.reshape(self.groups, -1).mean(axis=1)
+
+    @property
+    def group_stderr(self) -> float:
+        """The standard error of :attr:`llc` from the spread between groups (seeds):
+        ``std(per_group)/√groups`` (``nan`` for a single group)."""
+        if self.groups < 2:
+            return float("nan")
+        return float(self.per_group.std(ddof=1) / math.sqrt(self.groups))
 
     @property
     def nβ(self) -> float:
@@ -127,7 +141,8 @@ def pool_estimates(estimates) -> tuple[float, float]:
     return float(chains.mean()), float(chains.std(ddof=1) / math.sqrt(chains.size))
 
 
-def _check_data(data):
+def _check_data(data, groups: int):
+    """The data tensors with a leading group axis ``(groups, n, ...)``, and ``n``."""
     if isinstance(data, torch.Tensor):
         data = (data,)
     if not isinstance(data, (tuple, list)) or not data:
@@ -140,13 +155,16 @@ def _check_data(data):
         if t.ndim == 0 or t.is_complex() or not t.is_floating_point():
             raise TypeError(f"data[{i}] must be a real floating tensor with a sample axis, got "
                             f"dtype {t.dtype} and shape {tuple(t.shape)}")
+        if groups > 1 and (t.ndim < 2 or t.shape[0] != groups):
+            raise ValueError(f"data[{i}] must have shape ({groups}, n, ...) (one data set per row "
+                             f"of w_star), got {tuple(t.shape)}")
         if not torch.isfinite(t).all():
             raise ValueError(f"data[{i}] contains NaN or inf; only finite values are allowed")
-        out.append(t.to(torch.float64))
-    n = out[0].shape[0]
-    if any(t.shape[0] != n for t in out):
-        raise ValueError(f"data tensors must share their leading (sample) axis, got lengths "
-                         f"{[t.shape[0] for t in out]}")
+        out.append((t if groups > 1 else t.unsqueeze(0)).to(torch.float64))
+    n = out[0].shape[1]
+    if any(t.shape[1] != n for t in out):
+        raise ValueError(f"data tensors must share their sample axis, got lengths "
+                         f"{[t.shape[1] for t in out]}")
     if n < 2:
         raise ValueError(f"data must hold at least 2 samples, got {n}")
     return tuple(out), n
@@ -170,6 +188,20 @@ def _full_loss(loss_fn, w: torch.Tensor, data, chunk: int = 65536):
     return float(total.detach()), g
 
 
+def _check_w_star(w_star, data):
+    """``w_star`` as a ``(groups, P)`` array (one row per independent problem)."""
+    w0 = check_finite_array(w_star, "w_star")
+    if w0.ndim not in (1, 2):
+        raise ValueError(f"w_star must have shape (P,) or (groups, P), got {w0.shape}")
+    if w0.ndim == 2 and data is None and w0.shape[0] > 1:
+        raise ValueError("w_star with several rows needs data with one data set per row; with "
+                         "data=None (an exact loss) give a single w_star of shape (P,)")
+    w0 = w0.reshape(-1, w0.shape[-1])
+    if w0.size == 0:
+        raise ValueError("w_star must have at least one parameter and one row")
+    return w0
+
+
 def sgld_llc(loss_fn, w_star, data, *, n: int | None = None, β: float | None = None,
              ε: float = 1e-3, γ: float = 100.0, chains: int = 8, steps: int = 2000,
              burn_in: int = 500, batch_size: int = 256, seed: int = 0,
@@ -185,6 +217,11 @@ def sgld_llc(loss_fn, w_star, data, *, n: int | None = None, β: float | None = 
     (``n`` may be overridden to set the sample size of (5.1) separately). ``β`` defaults to
     ``1/log n``.
 
+    Independent seeds in one run: ``w_star`` of shape ``(G, P)`` and data tensors of shape
+    ``(G, n, ...)`` give ``G`` problems (e.g. one data set per seed) sampled side by side;
+    ``chains`` (a multiple of ``G``) are split evenly, chain ``c`` belonging to problem
+    ``c // (chains/G)``; :attr:`LLCEstimate.per_group` holds each problem's estimate.
+
     Refuses (``ValueError``) a step with ``εγ ≥ 2`` (the localisation alone is unstable), and a
     ``w_star`` whose full-data gradient ``g`` could shift (5.1) by more than
     ``max_gradient_bias``: the bound ``(nβ‖g‖)²/γ``. Raises :class:`ChainDivergedError` when a
@@ -195,21 +232,21 @@ def sgld_llc(loss_fn, w_star, data, *, n: int | None = None, β: float | None = 
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable (w, batch) -> per-chain losses, got "
                         f"{type(loss_fn).__name__}")
-    w0 = check_finite_array(w_star, "w_star", ndim=1)
-    P = w0.size
-    if P == 0:
-        raise ValueError("w_star must have at least one parameter")
+    w0 = _check_w_star(w_star, data)
+    G, P = w0.shape
     if data is None:  # an exact (population) loss: loss_fn(w, None), no minibatches
         if n is None:
             raise ValueError("n (the sample size of (5.1)) is required when data is None")
         n_data = None
     else:
-        data, n_data = _check_data(data)
+        data, n_data = _check_data(data, G)
     n = n_data if n is None else check_int(n, "n", minimum=2, maximum=10**12)
     β = default_beta(n) if β is None else check_float(β, "β", positive=True)
     ε = check_float(ε, "ε", positive=True)
     γ = check_float(γ, "γ", positive=True)
-    chains = check_int(chains, "chains", minimum=2, maximum=4096)
+    chains = check_int(chains, "chains", minimum=max(2, G), maximum=4096)
+    if chains % G:
+        raise ValueError(f"chains = {chains} must be a multiple of the {G} rows of w_star")
     steps = check_int(steps, "steps", minimum=2, maximum=10**7)
     burn_in = check_int(burn_in, "burn_in", minimum=0, maximum=steps - 1)
     batch_size = check_int(batch_size, "batch_size", minimum=1,
@@ -228,23 +265,57 @@ def sgld_llc(loss_fn, w_star, data, *, n: int | None = None, β: float | None = 
                          f"localisation γ = {γ:g} (the update (5.2) overshoots w* and diverges); "
                          f"use ε < 2/γ, better ε ≤ 0.2/γ")
     nβ = n * β
-
     w_star_t = torch.as_tensor(w0, dtype=torch.float64)
-    init_loss, g = _full_loss(loss_fn, w_star_t, data)
-    if not math.isfinite(init_loss):
-        raise ValueError(f"loss_fn is not finite at w_star (L_n(w*) = {init_loss})")
-    grad_norm = float(g.norm())
-    bias = (nβ * grad_norm) ** 2 / γ
-    if bias > max_gradient_bias:
-        raise ValueError(
-            f"w_star is not near a critical point of L_n: ‖∇L_n(w*)‖ = {grad_norm:.3g}, which can "
-            f"shift the estimate by up to (nβ‖∇L_n‖)²/γ = {bias:.3g} > max_gradient_bias = "
-            f"{max_gradient_bias:g}; minimise L_n first (or raise γ)")
+    init, g_star = _reference(loss_fn, w_star_t, data, nβ, γ, max_gradient_bias)
+    lt, dt = _run_chains(loss_fn, w_star_t, g_star, data, init, chains=chains, steps=steps,
+                         batch_size=batch_size, ε=ε, γ=γ, nβ=nβ, seed=seed)
+    per_chain = nβ * lt[:, burn_in:].mean(axis=1)
+    llc = float(per_chain.mean())
+    stderr = float(per_chain.std(ddof=1) / math.sqrt(chains))
+    diagnostics = _diagnose(per_chain, llc, stderr, lt, dt, burn_in, P, γ, ε, nβ)
+    if diagnostics and warn:
+        warnings.warn("SGLD estimate failed checks: " + "; ".join(diagnostics), LLCWarning,
+                      stacklevel=2)
+    return LLCEstimate(llc=llc, stderr=stderr, per_chain=per_chain, loss_trace=lt,
+                       distance_trace=dt, init_loss=float(np.mean(init)),
+                       grad_norm=float(g_star.norm(dim=1).max()), n=n, β=β, ε=ε, γ=γ,
+                       burn_in=burn_in, batch_size=batch_size, dim=P,
+                       diagnostics=tuple(diagnostics), groups=G)
 
+
+def _reference(loss_fn, w_star, data, nβ, γ, max_gradient_bias):
+    """``L_n(w*)`` and ``∇L_n(w*)`` of each problem (row of ``w_star``); refuses a ``w*`` whose
+    gradient could bias (5.1) by more than ``max_gradient_bias``."""
+    losses, grads = [], []
+    for i, w in enumerate(w_star):
+        value, g = _full_loss(loss_fn, w, None if data is None else tuple(t[i] for t in data))
+        if not math.isfinite(value):
+            raise ValueError(f"loss_fn is not finite at w_star (L_n(w*) = {value})")
+        grad_norm = float(g.norm())
+        bias = (nβ * grad_norm) ** 2 / γ
+        if bias > max_gradient_bias:
+            raise ValueError(
+                f"w_star is not near a critical point of L_n: ‖∇L_n(w*)‖ = {grad_norm:.3g}, which "
+                f"can shift the estimate by up to (nβ‖∇L_n‖)²/γ = {bias:.3g} > max_gradient_bias "
+                f"= {max_gradient_bias:g}; minimise L_n first (or raise γ)")
+        losses.append(value)
+        grads.append(g.detach())
+    return np.array(losses), torch.stack(grads)
+
+
+def _run_chains(loss_fn, w_star, g_star, data, init, *, chains, steps, batch_size, ε, γ, nβ,
+                seed):
+    """The SGLD chains (5.2) with both control variates: traces of ``L_B(w) − L_B(w*)`` and of
+    ``‖w − w*‖²``, each of shape ``(chains, steps)``."""
+    G, P = w_star.shape
+    group = torch.arange(chains) // (chains // G)
     gen = torch.Generator().manual_seed(seed)
-    g_star = g.detach().unsqueeze(0)
-    w = w_star_t.expand(chains, P).clone()
-    w_ref = w_star_t.expand(chains, P)
+    w_ref = w_star[group]
+    g_ref = g_star[group]
+    w = w_ref.clone()
+    n_data = None if data is None else data[0].shape[1]
+    flat = None if data is None else tuple(x.reshape(G * n_data, *x.shape[2:]) for x in data)
+    offset = (group * (n_data or 0))[:, None]
     loss_trace = torch.empty(chains, steps, dtype=torch.float64)
     dist_trace = torch.empty(chains, steps, dtype=torch.float64)
     escape = 100.0 * P / γ  # (10 √(P/γ))²
@@ -255,45 +326,32 @@ def sgld_llc(loss_fn, w_star, data, *, n: int | None = None, β: float | None = 
         noise = torch.randn(t1 - t0, chains, P, generator=gen, dtype=torch.float64)
         for t in range(t0, t1):
             if data is None:
-                batch = None
-            elif batch_size == n_data:
-                batch = tuple(x.unsqueeze(0).expand(chains, *x.shape) for x in data)
-            else:
-                idx = torch.randint(n_data, (chains, batch_size), generator=gen)
-                batch = tuple(x[idx] for x in data)
-            if batch is None:
                 w.requires_grad_(True)
-                value = loss_fn(w, batch)
+                value = loss_fn(w, None)
                 (grad,) = torch.autograd.grad(value.sum(), w)
-                ref = init_loss
+                ref = float(init[0])
             else:
+                if batch_size == n_data and G == 1:
+                    batch = tuple(x[0].unsqueeze(0).expand(chains, *x.shape[1:]) for x in data)
+                elif batch_size == n_data:
+                    batch = tuple(x[group] for x in data)
+                else:  # one gather from the flattened (G·n, ...) data
+                    idx = torch.randint(n_data, (chains, batch_size), generator=gen) + offset
+                    batch = tuple(x[idx] for x in flat)
                 # one pass over [w; w*] on the same minibatch: the loss control variate
                 # L_B(w) − L_B(w*) and the gradient control variate ∇L_B(w) − ∇L_B(w*) + ∇L_n(w*)
                 both = torch.cat([w, w_ref]).requires_grad_(True)
                 values = loss_fn(both, tuple(torch.cat([x, x]) for x in batch))
                 (grads,) = torch.autograd.grad(values.sum(), both)
                 value, ref = values[:chains], values[chains:].detach()
-                grad = grads[:chains] - grads[chains:] + g_star
+                grad = grads[:chains] - grads[chains:] + g_ref
             with torch.no_grad():
                 delta = w - w_ref
                 loss_trace[:, t] = value.detach() - ref
                 dist_trace[:, t] = (delta * delta).sum(1)
                 w = w.detach() - (0.5 * ε) * (γ * delta + nβ * grad) + sqrt_ε * noise[t - t0]
         _check_block(loss_trace[:, t0:t1], dist_trace[:, t0:t1], w, t0, escape, ε, nβ)
-
-    lt = loss_trace.numpy()
-    dt = dist_trace.numpy()
-    per_chain = nβ * lt[:, burn_in:].mean(axis=1)
-    llc = float(per_chain.mean())
-    stderr = float(per_chain.std(ddof=1) / math.sqrt(chains))
-    diagnostics = _diagnose(per_chain, llc, stderr, lt, dt, burn_in, P, γ, ε, nβ)
-    if diagnostics and warn:
-        warnings.warn("SGLD estimate failed checks: " + "; ".join(diagnostics), LLCWarning,
-                      stacklevel=2)
-    return LLCEstimate(llc=llc, stderr=stderr, per_chain=per_chain, loss_trace=lt,
-                       distance_trace=dt, init_loss=init_loss, grad_norm=grad_norm, n=n, β=β,
-                       ε=ε, γ=γ, burn_in=burn_in, batch_size=batch_size, dim=P,
-                       diagnostics=tuple(diagnostics))
+    return loss_trace.numpy(), dist_trace.numpy()
 
 
 def _check_block(losses, dists, w, t0, escape, ε, nβ) -> None:

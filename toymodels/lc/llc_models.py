@@ -35,8 +35,8 @@ from toymodels.tied.skeleta import sample_given_active_count
 from toymodels.train import models
 
 __all__ = ["LLCProblem", "linear_regression", "reduced_rank_regression", "linear_autoencoder",
-           "relu_one_sparse", "exact_hessian", "relu_flat_directions", "PosteriorDraws",
-           "relu_posterior_draws", "kgon_llc_playground", "MAX_SAMPLES"]
+           "relu_one_sparse", "stack_problems", "exact_hessian", "relu_flat_directions",
+           "kgon_llc_playground", "MAX_SAMPLES"]
 
 #: the largest data set these constructors build (memory: samples × dimension × 8 bytes)
 MAX_SAMPLES = 2_000_000
@@ -50,7 +50,9 @@ class LLCProblem:
 
     ``unpack(w)`` turns the flat ``(C, P)`` parameters into the model's matrices.
     ``hessian`` is the exact Hessian of the empirical loss at ``w_star`` when the
-    constructor knows it (``None`` otherwise).
+    constructor knows it (``None`` otherwise). A problem made by :func:`stack_problems` holds
+    ``G`` independent copies (seeds): ``w_star`` of shape ``(G, P)``, data of shape
+    ``(G, n, ...)``.
     """
 
     name: str
@@ -62,12 +64,42 @@ class LLCProblem:
 
     @property
     def dim(self) -> int:
-        return int(self.w_star.size)
+        return int(self.w_star.shape[-1])
+
+    @property
+    def groups(self) -> int:
+        """The number of independent copies (seeds) the problem holds (1 unless stacked)."""
+        return 1 if self.w_star.ndim == 1 else int(self.w_star.shape[0])
 
     @property
     def n(self) -> int | None:
         """The number of samples (``None`` for an exact population loss)."""
-        return None if self.data is None else int(self.data[0].shape[0])
+        return None if self.data is None else int(self.data[0].shape[self.w_star.ndim - 1])
+
+
+def stack_problems(problems) -> LLCProblem:
+    """``G`` problems of the same model and sizes (e.g. one data set per seed) as one
+    :class:`LLCProblem` whose ``w_star`` has shape ``(G, P)`` and whose data tensors have shape
+    ``(G, n, ...)``: :func:`toymodels.lc.llc.sgld_llc` samples them side by side and reports
+    each one's estimate (5.1) in ``per_group``. The losses must read the model from the batch
+    alone (every constructor here with data does), so the first problem's ``loss_fn`` serves all.
+    """
+    if not isinstance(problems, (list, tuple)) or len(problems) < 2 or not all(
+            isinstance(p, LLCProblem) for p in problems):
+        raise TypeError("problems must be a list of at least two LLCProblem")
+    first = problems[0]
+    if any(p.data is None or p.w_star.ndim != 1 for p in problems):
+        raise ValueError("problems must all have data (an exact loss cannot be stacked) and a "
+                         "single w_star each")
+    if any(p.name != first.name or p.w_star.shape != first.w_star.shape or len(p.data) !=
+           len(first.data) or any(a.shape != b.shape for a, b in zip(p.data, first.data, strict=True))
+           for p in problems):
+        raise ValueError("problems must be the same model with the same sizes (only the seed "
+                         "may differ)")
+    return LLCProblem(name=f"{first.name} × {len(problems)} seeds",
+                      w_star=np.stack([p.w_star for p in problems]),
+                      data=tuple(torch.stack(ts) for ts in zip(*(p.data for p in problems), strict=True)),
+                      loss_fn=first.loss_fn, unpack=first.unpack)
 
 
 def _n(n):
@@ -235,6 +267,9 @@ def exact_hessian(problem: LLCProblem) -> np.ndarray:
     loss when ``problem.data`` is ``None``, else of the loss on all its samples."""
     if not isinstance(problem, LLCProblem):
         raise TypeError(f"problem must be an LLCProblem, got {type(problem).__name__}")
+    if problem.groups > 1:
+        raise ValueError("problem holds several seeds (stack_problems); take the Hessian of "
+                         "one of them")
     if problem.dim > 2000:
         raise ValueError(f"problem has {problem.dim} parameters; exact_hessian builds a dense "
                          f"P × P matrix and is limited to P ≤ 2000")
@@ -254,9 +289,11 @@ def relu_flat_directions(W, b) -> np.ndarray:
 
     * the rotations of the hidden space, ``W ↦ e^{tX} W`` for each antisymmetric ``X`` (the loss
       depends on ``W`` only through ``WᵀW``): ``d(d − 1)/2`` generators;
-    * the three-or-more parameters of a *dead* feature ``j`` (``w_j = 0``, ``b_j < 0``) when
-      every embedded feature ``i`` (``w_i ≠ 0``) has ``b_i < 0``: then every pre-activation that
-      ``w_j`` or ``b_j`` enters stays negative near ``(W, b)``, and the loss does not change.
+    * the bias ``b_j`` of a *dead* feature ``j`` (``w_j = 0``, ``b_j < 0``): every
+      pre-activation of output ``j`` is ``w_jᵀ(Wx) + b_j``, negative near ``(W, b)``;
+    * and the weights ``w_j`` of that dead feature too when every embedded feature ``i``
+      (``w_i ≠ 0``) has ``b_i < 0``: then the pre-activations of the outputs ``i`` when ``x_j``
+      is active, ``w_iᵀw_j x_j + b_i``, also stay negative, and the loss does not change.
 
     These are the flat directions that Proposition 5.2 of Chapter 5 needs; whether they span the
     Hessian's null space is for :func:`toymodels.lc.learning_coefficient.hessian_llc` to check.
@@ -274,101 +311,16 @@ def relu_flat_directions(W, b) -> np.ndarray:
             X[i, j], X[j, i] = -1.0, 1.0
             cols.append(np.concatenate([(X @ W).ravel(), np.zeros(D)]))
     embedded = np.linalg.norm(W, axis=0) > 0
-    if np.all(b[embedded] < 0):
-        for j in np.flatnonzero(~embedded & (b < 0)):
+    for j in np.flatnonzero(~embedded & (b < 0)):
+        if np.all(b[embedded] < 0):
             for row in range(dh):
                 e = np.zeros(P)
                 e[row * D + j] = 1.0
                 cols.append(e)
-            e = np.zeros(P)
-            e[dh * D + j] = 1.0
-            cols.append(e)
+        e = np.zeros(P)
+        e[dh * D + j] = 1.0
+        cols.append(e)
     return np.array(cols).T if cols else np.zeros((P, 0))
-
-
-@dataclass(frozen=True)
-class PosteriorDraws:
-    """Final states of Langevin (or plain SGD) chains on the ReLU output model, one per chain:
-    ``W`` of shape ``(chains, d, D)``, ``b`` of shape ``(chains, D)``, ``loss`` the mean loss
-    ``L_n`` of each final state on the data set, and ``history[c, j]`` the loss ``L_n`` of chain
-    ``c`` after ``j · record_every`` steps."""
-
-    W: np.ndarray
-    b: np.ndarray
-    loss: np.ndarray
-    history: np.ndarray
-    record_every: int
-    n: int
-    temperature: float
-
-
-def relu_posterior_draws(D: int, n: int, *, d: int = 2, chains: int = 32, steps: int = 3000,
-                         ε: float | None = None, temperature: float = 1.0,
-                         batch_size: int | None = 64, prior_std: float = 2.0,
-                         init_std: float = 0.3, record_every: int = 50,
-                         seed: int = 0) -> PosteriorDraws:
-    """Langevin chains on the posterior of the ReLU output model given ``n`` 1-sparse samples
-    (Chapter 5)::
-
-        w ← w − ε/2 (n ∇L_B(w) + w/prior_std²) + √(ε·temperature) ξ,
-
-    from ``chains`` random starts ``N(0, init_std²)``, ``L_B`` the loss on a minibatch of
-    ``batch_size`` samples (all ``n`` when ``None``). ``temperature=1`` targets the posterior
-    ``∝ exp(−n L_n(w)) N(w; 0, prior_std² I)``; ``temperature=0`` is plain minibatch SGD with
-    learning rate ``ε n/2`` and a weight decay. The default step is ``ε = 0.02/n``.
-
-    Chains that do not cross between basins weigh each basin by where they start and how they
-    fall, not by its posterior mass; Chapter 5 says what that does and does not show.
-    """
-    D = _dims("D (number of features)", D, maximum=64)
-    d = _dims("d (hidden dimension)", d, maximum=16)
-    n = _n(n)
-    chains = check_int(chains, "chains", minimum=1, maximum=4096)
-    steps = check_int(steps, "steps", minimum=1, maximum=10**6)
-    B = n if batch_size is None else check_int(batch_size, "batch_size", minimum=1, maximum=n)
-    if float(chains) * steps * B * D > 2e11:
-        raise ValueError(f"chains × steps × batch × D = {float(chains) * steps * B * D:.3g} "
-                         f"exceeds 2e11 (minutes of CPU time); use fewer chains or steps")
-    ε = 0.02 / n if ε is None else check_float(ε, "ε", positive=True)
-    temperature = check_float(temperature, "temperature", minimum=0.0)
-    prior_std = check_float(prior_std, "prior_std", positive=True)
-    init_std = check_float(init_std, "init_std", positive=True)
-    record_every = check_int(record_every, "record_every", minimum=1, maximum=steps)
-    seed = check_int(seed, "seed", minimum=0)
-    rng = np.random.default_rng(seed)
-    x = torch.as_tensor(sample_given_active_count(n, np.full(D, 0.5), 1, rng=rng))
-    g = torch.Generator().manual_seed(seed)
-    W = init_std * torch.randn(chains, d, D, generator=g, dtype=_DT)
-    b = init_std * torch.randn(chains, D, generator=g, dtype=_DT)
-    s = math.sqrt(ε * temperature)
-    full = x.unsqueeze(0).expand(chains, n, D)
-
-    def full_loss(W, b):
-        with torch.no_grad():
-            return models.loss("relu", {"W": W, "b": b}, full, 1.0)
-
-    history = [full_loss(W, b)]
-    for t in range(1, steps + 1):
-        xb = full if B == n else x[torch.randint(n, (chains, B), generator=g)]
-        W.requires_grad_(True)
-        b.requires_grad_(True)
-        L = models.loss("relu", {"W": W, "b": b}, xb, 1.0)
-        gW, gb = torch.autograd.grad(L.sum(), (W, b))
-        with torch.no_grad():
-            W = W - 0.5 * ε * (n * gW + W / prior_std**2)
-            b = b - 0.5 * ε * (n * gb + b / prior_std**2)
-            if s > 0:
-                W = W + s * torch.randn(W.shape, generator=g, dtype=_DT)
-                b = b + s * torch.randn(b.shape, generator=g, dtype=_DT)
-        if t % record_every == 0:
-            history.append(full_loss(W, b))
-    if not (torch.isfinite(W).all() and torch.isfinite(b).all()):
-        raise FloatingPointError(f"the chains diverged: the step ε = {ε:g} is too large for "
-                                 f"n = {n}; decrease ε")
-    hist = torch.stack(history, dim=1).numpy()
-    return PosteriorDraws(W=W.detach().numpy(), b=b.detach().numpy(), loss=hist[:, -1],
-                          history=hist, record_every=record_every, n=n,
-                          temperature=temperature)
 
 
 def kgon_llc_playground(k: int = 5, n_dead: int = 1, *, D: int = 6, n: int = 10_000,
@@ -378,7 +330,7 @@ def kgon_llc_playground(k: int = 5, n_dead: int = 1, *, D: int = 6, n: int = 10_
     and draw the running estimate of every chain (the playground of Chapter 5).
 
     Uses ``10⁵`` 1-sparse samples, minibatches of 64, ``ε = 0.1/(nβ h_max)`` from the exact
-    Hessian, and prints the Hessian's account (Proposition 5.2) beside the estimate. Returns
+    Hessian, and prints the estimate with the Hessian's account (Proposition 5.2). Returns
     the :class:`toymodels.lc.llc.LLCEstimate`.
     """
     import matplotlib.pyplot as plt
@@ -409,11 +361,11 @@ def kgon_llc_playground(k: int = 5, n_dead: int = 1, *, D: int = 6, n: int = 10_
                    f"Hessian bounds {acc.lower}–{acc.upper} (loss not smooth at w*)" if k <= 4
                    else f"Hessian bounds {acc.lower}–{acc.upper}")
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.2))
+        _, ax = plt.subplots()
     ax.plot(est.running().T, lw=0.6, color="0.6")
     ax.plot(est.running().mean(0), lw=2, color="C0")
     ax.axhline(est.llc, color="C0", ls="--", lw=1)
     ax.set_xlabel("SGLD step after burn-in")
     ax.set_ylabel("running λ̂")
-    ax.set_title(f"{pt.name}: {est}; {account}", fontsize=9)
+    print(f"{pt.name}: {est}; {account}")
     return est
