@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from toymodels._checks import check_finite_array, check_int, check_probability
+from toymodels._checks import check_finite_array, check_importance, check_int, check_probability
 from toymodels.tied.skeleta import active_count_pmf, subset_probabilities
 
 __all__ = [
@@ -68,14 +68,12 @@ def _check_params(W, b, ω, S=None):
     if bt.ndim == 0 or bt.shape[-1] != D:
         raise ValueError(f"b must have shape (..., D) with D = {D} (the columns of W), got shape "
                          f"{tuple(bt.shape)}")
-    ωa = check_finite_array(ω, "ω (importance)")
+    ωa = check_importance(ω)
     if ωa.ndim == 0:
         ωa = np.full(D, float(ωa))
     if ωa.shape[-1] not in (1, D):
         raise ValueError(f"ω (importance) must be a scalar or have shape (..., D) or (..., 1) with "
                          f"D = {D}, got shape {ωa.shape}")
-    if np.any(ωa < 0):
-        raise ValueError("ω (importance) must be non-negative")
     lead = Wt.shape[:-2]
     try:
         shape = torch.broadcast_shapes(lead, bt.shape[:-1], ωa.shape[:-1],
