@@ -786,7 +786,7 @@ glue("sgd-share", 100 * share, display=False)
 # (sec-ch5-playground)=
 # ## Playground
 #
-# `llc_models.kgon_llc_playground` estimates $\lambda$ at any $k$-gon of Chapter 4 in a few
+# `tm.kgon_llc_playground` estimates $\lambda$ at any $k$-gon of Chapter 4 in a few
 # seconds ($10^5$ samples, 16 chains, 2000 steps) and draws each chain's running estimate
 # beside the Hessian's account. Try a saddle (`k=3, n_dead=0`: the estimate turns negative and
 # the diagnostics say why), the square, or a weak localisation (`γ=2`).

@@ -270,7 +270,7 @@ EXAMPLES = {
     "relu.basins.classify": ex(W),
     "relu.basins.basin_study": ex(3, 2, [0.9], 2, ω=ω, steps=2, batch_size=4, lr=0.01,
                              seed=0),
-    "relu.basins.plot_basin_probabilities": ex(_study(), x=np.array([0.9]), min_share=0.02),
+    "present.plots.plot_basin_probabilities": ex(_study(), x=np.array([0.9]), min_share=0.02),
     # relu.loss, relu.integrals, relu.minimize, tied.skeleta
     "relu.loss.model_output": ex(W, b, np.array([[0.5, 0.0, 0.2]])),
     "relu.loss.pointwise_loss": ex(W, b, ω, np.array([[0.5, 0.0, 0.2]])),
@@ -310,7 +310,7 @@ EXAMPLES = {
     "lc.llc_models.relu_flat_directions": ex(W, b),
     "lc.llc_models.stack_problems": ex([_llc_problem(), _llc_problem()]),
     "lc.posterior.relu_posterior_draws": ex(3, 100, chains=2, steps=2, record_every=1),
-    "lc.llc_models.kgon_llc_playground": ex(5, 1, steps=100, chains=2),
+    "present.playgrounds.kgon_llc_playground": ex(5, 1, steps=100, chains=2),
     # resources
     "train.resources.estimate_memory": ex(CFG, "cpu"),
     "train.resources.available_memory": ex("cpu"),

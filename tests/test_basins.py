@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from toymodels.present import plots
 from toymodels.relu import basins
 
 
@@ -100,7 +101,7 @@ def test_basin_study_small_run():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    ax = basins.plot_basin_probabilities(st)
+    ax = plots.plot_basin_probabilities(st)
     heights = {}
     for p in ax.patches:
         heights[p.get_x()] = heights.get(p.get_x(), 0) + p.get_height()
@@ -116,7 +117,7 @@ def test_basin_study_small_run():
     (lambda: basins.basin_study(5, 2, [0.9], 10**6), ValueError),
     (lambda: basins.basin_study(5, 2, [0.9], 3, ω=[1, 2]), ValueError),
     (lambda: basins.basin_study(5, 2.0, [0.9], 3), TypeError),
-    (lambda: basins.plot_basin_probabilities("study"), TypeError),
+    (lambda: plots.plot_basin_probabilities("study"), TypeError),
     (lambda: basins.classify(np.zeros(3)), ValueError),
 ])
 def test_study_bad_input(call, exc):

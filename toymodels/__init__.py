@@ -126,7 +126,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "plot_trajectory": "present.trajectories", "plot_linear_run": "present.trajectories",
         "Playground": "present.playgrounds", "linear_playground": "present.playgrounds",
         "flow_playground": "present.playgrounds", "relu_playground": "present.playgrounds",
-        "plot_basin_probabilities": "relu.basins", "kgon_llc_playground": "lc.llc_models",
+        "plot_basin_probabilities": "present.plots", "kgon_llc_playground": "present.playgrounds",
     },
 }
 

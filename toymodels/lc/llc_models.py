@@ -21,14 +21,13 @@ empirical loss is the true parameter and its learning coefficient is that of
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from toymodels._checks import check_finite_array, check_float, check_int
+from toymodels._checks import check_finite_array, check_int
 from toymodels.linear.autoencoder import critical_points, second_moment
 from toymodels.relu.integrals import _L1
 from toymodels.tied.skeleta import sample_given_active_count
@@ -36,7 +35,7 @@ from toymodels.train import models
 
 __all__ = ["LLCProblem", "linear_regression", "reduced_rank_regression", "linear_autoencoder",
            "relu_one_sparse", "stack_problems", "exact_hessian", "relu_flat_directions",
-           "kgon_llc_playground", "MAX_SAMPLES"]
+           "MAX_SAMPLES"]
 
 #: the largest data set these constructors build (memory: samples × dimension × 8 bytes)
 MAX_SAMPLES = 2_000_000
@@ -321,51 +320,3 @@ def relu_flat_directions(W, b) -> np.ndarray:
         e[dh * D + j] = 1.0
         cols.append(e)
     return np.array(cols).T if cols else np.zeros((P, 0))
-
-
-def kgon_llc_playground(k: int = 5, n_dead: int = 1, *, D: int = 6, n: int = 10_000,
-                        γ: float = 20.0, steps: int = 2000, chains: int = 16, seed: int = 0,
-                        ax=None):
-    """Estimate ``λ`` at Chapter 4's ``k``-gon (``D`` features, ``n_dead`` dead) in a few seconds
-    and draw the running estimate of every chain (the playground of Chapter 5).
-
-    Uses ``10⁵`` 1-sparse samples, minibatches of 64, ``ε = 0.1/(nβ h_max)`` from the exact
-    Hessian, and prints the estimate with the Hessian's account (Proposition 5.2). Returns
-    the :class:`toymodels.lc.llc.LLCEstimate`.
-    """
-    import matplotlib.pyplot as plt
-
-    from toymodels.lc.learning_coefficient import hessian_llc
-    from toymodels.lc.llc import sgld_llc
-    from toymodels.relu.kgons import kgon_critical_point
-
-    steps = check_int(steps, "steps", minimum=100, maximum=20_000)
-    chains = check_int(chains, "chains", minimum=2, maximum=64)
-    n = check_int(n, "n", minimum=2, maximum=10**5)
-    γ = check_float(γ, "γ", positive=True)
-    seed = check_int(seed, "seed", minimum=0)
-    pt = kgon_critical_point(D, k, n_dead=n_dead)
-    W, b = pt.parameters()
-    H = exact_hessian(relu_one_sparse(W, b))
-    ev = np.linalg.eigvalsh(H)
-    prob = relu_one_sparse(W, b, 100_000, seed=seed)
-    nβ = n / math.log(n)
-    est = sgld_llc(prob.loss_fn, prob.w_star, prob.data, n=n, ε=0.1 / (nβ * ev.max()), γ=γ,
-                   chains=chains, steps=steps, burn_in=steps // 4, batch_size=64, seed=seed,
-                   warn=False)
-    if ev.min() < -1e-7 * np.abs(ev).max():
-        account = f"saddle ({int((ev < -1e-7 * np.abs(ev).max()).sum())} negative eigenvalues)"
-    else:
-        acc = hessian_llc(H, relu_flat_directions(W, b))
-        account = (f"Hessian: λ = {acc.value}" if acc.value is not None and k >= 5 else
-                   f"Hessian bounds {acc.lower}–{acc.upper} (loss not smooth at w*)" if k <= 4
-                   else f"Hessian bounds {acc.lower}–{acc.upper}")
-    if ax is None:
-        _, ax = plt.subplots()
-    ax.plot(est.running().T, lw=0.6, color="0.6")
-    ax.plot(est.running().mean(0), lw=2, color="C0")
-    ax.axhline(est.llc, color="C0", ls="--", lw=1)
-    ax.set_xlabel("SGLD step after burn-in")
-    ax.set_ylabel("running λ̂")
-    print(f"{pt.name}: {est}; {account}")
-    return est

@@ -15,7 +15,7 @@ import numpy as np
 from toymodels._checks import check_finite_array, check_float, check_int
 from toymodels.relu.geometry import feature_norms, gram, interference
 
-__all__ = ["feature_polygons", "superposition_panel"]
+__all__ = ["plot_basin_probabilities", "feature_polygons", "superposition_panel"]
 
 
 #: Widest figure (inches) whose 11-pt text stays at least 11 CSS px on a phone. The book shows a
@@ -124,3 +124,35 @@ def superposition_panel(W, b, titles=None, *, ncols: int | None = None, size: fl
     inter_map = plt.cm.ScalarMappable(norm=plt.Normalize(0, 1 / 0.9), cmap="plasma")
     fig.colorbar(inter_map, ax=grid[1].tolist(), shrink=0.9, label="interference")
     return fig
+
+
+def plot_basin_probabilities(study, ax=None, *, x=None, order=None, min_share=0.02):
+    """Stacked bars of the basin probabilities of every setting of ``study`` (the Chapter 4
+    figure): one bar per setting at ``x`` (default the sparsities), basins with a share below
+    ``min_share`` in every setting pooled as ``"other"``. Returns the axis."""
+    from toymodels.relu.basins import BasinStudy  # noqa: PLC0415 (the mathematics does not import presentation)
+
+    if not isinstance(study, BasinStudy):
+        raise TypeError(f"study must be a BasinStudy, got {type(study).__name__}")
+    min_share = check_float(min_share, "min_share", minimum=0.0, maximum=1.0)
+    m = len(study.S)
+    x = np.arange(m) if x is None else check_finite_array(x, "x", ndim=1)
+    if len(x) != m:
+        raise ValueError(f"x must have one entry per setting ({m}), got {len(x)}")
+    share = {}
+    for j in range(m):
+        for lab, est in study.table(j).items():
+            share.setdefault(lab, np.zeros(m))[j] = est.p
+    big = [lab for lab, v in share.items() if v.max() >= min_share]
+    order = [lab for lab in (order or []) if lab in big] + sorted(set(big) - set(order or []))
+    rest = sum((v for lab, v in share.items() if lab not in big), np.zeros(m))
+    ax = ax or plt.gca()
+    bottom = np.zeros(m)
+    for lab in order:
+        ax.bar(x, share[lab], bottom=bottom, label=lab, width=0.8)
+        bottom += share[lab]
+    if rest.any():
+        ax.bar(x, rest, bottom=bottom, label="other", color="0.8", width=0.8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    return ax

@@ -24,7 +24,7 @@ from toymodels.relu.geometry import TWO_IN_ONE_PHASES, feature_groups, polygon, 
 
 __all__ = ["wilson_interval", "clopper_pearson_interval", "BasinEstimate",
            "basin_probabilities", "polygon_label", "POLYGON_NAMES", "classify", "BasinStudy",
-           "basin_study", "plot_basin_probabilities", "MAX_RUNS"]
+           "basin_study", "MAX_RUNS"]
 
 #: The most runs one :func:`basin_study` accepts (its cost grows like runs × steps × batch).
 MAX_RUNS = 50_000
@@ -213,35 +213,3 @@ def basin_study(D: int, d: int, S, n: int, *, ω=1.0,
     loss = exact_loss(res.W, res.b, ω[setting], S[setting][:, None], l_max=2)
     return BasinStudy(S, ω, setting, labels, loss, res.W, res.b, res.loss_history,
                       res.log_steps)
-
-
-def plot_basin_probabilities(study: BasinStudy, ax=None, *, x=None, order=None, min_share=0.02):
-    """Stacked bars of the basin probabilities of every setting of ``study`` (the Chapter 4
-    figure): one bar per setting at ``x`` (default the sparsities), basins with a share below
-    ``min_share`` in every setting pooled as ``"other"``. Returns the axis."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    if not isinstance(study, BasinStudy):
-        raise TypeError(f"study must be a BasinStudy, got {type(study).__name__}")
-    min_share = check_float(min_share, "min_share", minimum=0.0, maximum=1.0)
-    m = len(study.S)
-    x = np.arange(m) if x is None else check_finite_array(x, "x", ndim=1)
-    if len(x) != m:
-        raise ValueError(f"x must have one entry per setting ({m}), got {len(x)}")
-    share = {}
-    for j in range(m):
-        for lab, est in study.table(j).items():
-            share.setdefault(lab, np.zeros(m))[j] = est.p
-    big = [lab for lab, v in share.items() if v.max() >= min_share]
-    order = [lab for lab in (order or []) if lab in big] + sorted(set(big) - set(order or []))
-    rest = sum((v for lab, v in share.items() if lab not in big), np.zeros(m))
-    ax = ax or plt.gca()
-    bottom = np.zeros(m)
-    for lab in order:
-        ax.bar(x, share[lab], bottom=bottom, label=lab, width=0.8)
-        bottom += share[lab]
-    if rest.any():
-        ax.bar(x, rest, bottom=bottom, label="other", color="0.8", width=0.8)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("probability")
-    return ax
