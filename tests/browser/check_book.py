@@ -78,7 +78,6 @@ MIN_TEXT_KEY = "toymodels:min-text-px"  # written by toymodels/_figures.py
 PENDING: dict[str, set[str]] = {
     "chapters/02_sparse_data_and_tying.html": {"figure-text"},
     "chapters/03_relu_output_model.html": {"figure-text"},
-    "chapters/04_basins.html": {"caption", "figure-text"},
     "chapters/05_learning_coefficients.html": {"caption", "figure-text"},
 }
 
