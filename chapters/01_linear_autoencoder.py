@@ -883,7 +883,7 @@ for c in [0.0, 0.5, 1.0, -2.0]:
 # generic start ends at PCA. On the way it can linger on a
 # {index}`plateau <single: plateau (training dynamics)>`. We train on
 # $\Sigma=Q\operatorname{diag}(4,2,1,0.5)Q^\top$ with a random rotation $Q$, $d=2$.
-# `linear_dynamics.train_linear` runs full-batch gradient descent (step size $0.05/\lambda_1$)
+# `tm.train_linear` runs full-batch gradient descent (step size $0.05/\lambda_1$)
 # or Adam {cite:p}`kingma2014adam` (step size 0.01) on the exact loss, from Gaussian starts of
 # scale $10^{-2}$, $10^{-4}$ and $10^{-6}$. {numref}`fig-ch1-plateaus` shows the loss, with
 # the critical values $\sum_{i\notin J}\lambda_i$ for all $\lvert J\rvert\le2$ drawn as

@@ -17,7 +17,7 @@ mobile device). At both it checks that
   that is not a file path;
 * the smallest text in every figure is at least ``--min-figure-text-px`` CSS pixels at the width
   the page shows it: figures drawn after ``toymodels.setup()`` record the font size of their
-  smallest text, in the PNG's own pixels, in a PNG text chunk (``toymodels/_figures.py``); the
+  smallest text, in the PNG's own pixels, in a PNG text chunk (``toymodels/present/figures.py``); the
   check scales it by the displayed width over the PNG's width. A PNG without that record fails;
 * the page has a link to the previous or the next page (for pages in the table of contents);
 
