@@ -163,7 +163,7 @@ tab6 = study6.table(0)
 for e in list(tab6.values())[:4]:
     print(e)
 top6 = next(iter(tab6.values()))
-glue("top6", top6.label, display=False)
+glue("top6", str(top6.label), display=False)
 glue("top6p", top6.p, display=False)
 assert top6.lo > 0.3
 
