@@ -88,7 +88,7 @@ def baseline(cfg: TrainConfig, device, batch: str = "paper") -> dict:
             x = paper_batch(cfg, gen, p)
         else:
             x = sparse_uniform_torch(cfg.batch_size, cfg.D, S,
-                                     instances=cfg.n, generator=gen)
+                                     n=cfg.n, generator=gen)
         h = torch.einsum("ntD,ndD->ntd", x, W)
         out = torch.relu(torch.einsum("ntd,ndD->ntD", h, W) + b[:, None, :])
         loss = (ω[:, None, :] * (x - out) ** 2).sum(-1).mean(-1)  # (n,)
