@@ -30,6 +30,7 @@ import torch
 from toymodels._checks import check_finite_array, check_int
 from toymodels.linear.autoencoder import critical_points, second_moment
 from toymodels.relu.integrals import _L1
+from toymodels.relu.landscape import rotation_directions
 from toymodels.tied.skeleta import sample_given_active_count
 from toymodels.train import models
 
@@ -303,12 +304,7 @@ def relu_flat_directions(W, b) -> np.ndarray:
     if b.shape != (D,):
         raise ValueError(f"b must have shape ({D},) (one bias per column of W), got {b.shape}")
     P = dh * D + D
-    cols = []
-    for i in range(dh):
-        for j in range(i + 1, dh):
-            X = np.zeros((dh, dh))
-            X[i, j], X[j, i] = -1.0, 1.0
-            cols.append(np.concatenate([(X @ W).ravel(), np.zeros(D)]))
+    cols = rotation_directions(W)
     embedded = np.linalg.norm(W, axis=0) > 0
     for j in np.flatnonzero(~embedded & (b < 0)):
         if np.all(b[embedded] < 0):

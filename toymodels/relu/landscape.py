@@ -87,6 +87,20 @@ def _check_loss_args(D, S, ω, l_max):
     return S, torch.as_tensor(ω), l_max
 
 
+def rotation_directions(W) -> list[np.ndarray]:
+    """The tangent directions ``(A W, 0)`` of the hidden-layer rotations ``W ↦ e^{tA} W`` at
+    ``(W, b)``, one per generator ``A = E_ij − E_ji`` (``i < j``) of ``so(d)``, flattened as
+    :func:`flatten` does; the loss is invariant along each (the model sees only ``WᵀW``)."""
+    d, D = W.shape
+    out = []
+    for i in range(d):
+        for j in range(i + 1, d):
+            A = np.zeros((d, d))
+            A[i, j], A[j, i] = -1.0, 1.0
+            out.append(np.concatenate([(A @ W).ravel(), np.zeros(D)]))
+    return out
+
+
 def flatten(W, b) -> np.ndarray:
     """``θ = (W[0, :], …, W[d−1, :], b)`` as one float64 vector of length ``(d + 1) D``."""
     W, b = _check_Wb(W, b)
@@ -158,12 +172,7 @@ def symmetry_directions(W, b, *, S=None) -> dict[str, np.ndarray]:
     W, b = _check_Wb(W, b)
     d, D = W.shape
     n = (d + 1) * D
-    rot = []
-    for i in range(d):
-        for j in range(i + 1, d):
-            A = np.zeros((d, d))
-            A[i, j], A[j, i] = -1.0, 1.0
-            rot.append(np.concatenate([(A @ W).ravel(), np.zeros(D)]))
+    rot = rotation_directions(W)
     out = {"rotation": np.zeros((0, n)), "dead bias": np.zeros((0, n)), "dead weight": np.zeros((0, n))}
     if rot:
         R = np.array(rot)
