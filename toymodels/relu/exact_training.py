@@ -27,6 +27,7 @@ returned (:class:`ExactMinimum`).
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -157,37 +158,52 @@ def _unpack(x, d, D):
 #: Instances per evaluation: tensors of a few 10⁴ elements stay in cache and in the allocator's
 #: free lists (whole-batch tensors of 10⁶ elements cost several times more per element).
 _CHUNK = 1024
+_POOL: dict[int, ThreadPoolExecutor] = {}
+
+
+def _map_chunks(fn, m: int):
+    """``[fn(rows) for rows in chunks of range(m)]``. With ``torch.get_num_threads() = t > 1``
+    the chunks run on ``t`` worker threads, each chunk single-threaded: the element-wise
+    operations on a chunk are below torch's parallel grain, so intra-op threads would stay
+    idle, while whole chunks (forward and backward) run concurrently. Each chunk is computed
+    by the same operations whichever thread runs it, so the result does not depend on ``t``."""
+    chunks = [slice(s0, min(s0 + _CHUNK, m)) for s0 in range(0, m, _CHUNK)]
+    t = torch.get_num_threads()
+    if t == 1 or len(chunks) == 1:
+        return [fn(rows) for rows in chunks]
+    if t not in _POOL:  # OpenMP's thread count is per OS thread: one per worker
+        _POOL[t] = ThreadPoolExecutor(t, thread_name_prefix="toymodels-exact",
+                                      initializer=torch.set_num_threads, initargs=(1,))
+    return list(_POOL[t].map(fn, chunks))
 
 
 def _grad(x, f):
     """Loss and gradient of every instance, evaluated ``_CHUNK`` instances at a time
     (``f(x_chunk, rows)`` is the loss of those rows)."""
-    vals, grads = [], []
-    for s0 in range(0, x.shape[0], _CHUNK):
-        rows = slice(s0, s0 + _CHUNK)
+    def one(rows):
         xc = x[rows].detach().requires_grad_(True)
         val = f(xc, rows)
         (g,) = torch.autograd.grad(val.sum(), xc)
-        vals.append(val.detach())
-        grads.append(g)
+        return val.detach(), g
+
+    vals, grads = zip(*_map_chunks(one, x.shape[0]), strict=True)
     return torch.cat(vals), torch.cat(grads)
 
 
 def _grad_hess(x, f):
     """Loss, gradient and Hessian of every instance (one double-backward pass per parameter)."""
-    vals, grads, hess = [], [], []
     p = x.shape[1]
-    for s0 in range(0, x.shape[0], _CHUNK):
-        rows = slice(s0, s0 + _CHUNK)
+
+    def one(rows):
         xc = x[rows].detach().requires_grad_(True)
         val = f(xc, rows)
         (g,) = torch.autograd.grad(val.sum(), xc, create_graph=True)
         cols = [torch.autograd.grad(g[:, j].sum(), xc, retain_graph=j < p - 1)[0]
                 for j in range(p)]
         H = torch.stack(cols, dim=-1)
-        vals.append(val.detach())
-        grads.append(g.detach())
-        hess.append((H + H.transpose(-1, -2)) / 2)
+        return val.detach(), g.detach(), (H + H.transpose(-1, -2)) / 2
+
+    vals, grads, hess = zip(*_map_chunks(one, x.shape[0]), strict=True)
     return torch.cat(vals), torch.cat(grads), torch.cat(hess)
 
 
@@ -267,32 +283,57 @@ def _fd_hessian(x, f, g, central: bool = False):
     return (H + H.transpose(-1, -2)) / 2
 
 
+#: A Newton step's Hessian is reused for the next step when that step cut ``‖∇L‖`` at least
+#: this many times (the chord method: one gradient evaluation instead of ``p + 1``).
+_REUSE_GAIN = 4.0
+#: ... and while ``‖∇L‖`` is above this multiple of ``tol``: the last steps, where degenerate
+#: end points converge only linearly, always take a fresh Hessian.
+_REUSE_FLOOR = 0.0
+
+
 def _newton(x, f, newton_steps, tol, hessian="exact"):
     """Damped Newton steps ``δ = −V (|Λ| + μ)^{-1} Vᵀ g`` (module docstring) on the instances
-    whose gradient norm is still ``≥ tol``, with finite-difference Hessians of the exact
-    gradient; returns ``x``, loss, gradient, exact Hessian and the number of steps taken."""
+    whose gradient norm is still ``≥ tol``, with forward-difference Hessians of the exact
+    gradient. An instance keeps its last Hessian for the next step while its steps are
+    accepted and cut ``‖∇L‖`` at least ``_REUSE_GAIN`` times (then a step costs one gradient
+    evaluation instead of ``p + 1``); otherwise the Hessian is recomputed at the current point.
+    Returns ``x``, loss, gradient, the certificate Hessian at the end point (exact or central
+    differences, never a reused one) and the number of steps taken."""
     val, g = _grad(x, f)
-    μ = torch.full((x.shape[0],), 1e-3, dtype=_DT)
+    m, p = x.shape
+    μ = torch.full((m,), 1e-3, dtype=_DT)
+    lam, V = torch.zeros(m, p, dtype=_DT), torch.zeros(m, p, p, dtype=_DT)
+    fresh = torch.zeros(m, dtype=torch.bool)  # the stored (lam, V) may be used for the next step
     done = 0
     for done in range(1, newton_steps + 1):
         idx = torch.nonzero(g.norm(dim=1) >= tol)[:, 0]
         if len(idx) == 0:
             done -= 1
             break
-        xa, va, ga, μa = x[idx], val[idx], g[idx], μ[idx]
+        reused = fresh[idx]
+        new = idx[~reused]
+        if len(new):
+            fn = (lambda y, rows, new=new: f(y, new[rows]))  # noqa: E731
+            ln, Vn = torch.linalg.eigh(_fd_hessian(x[new], fn, g[new]))
+            lam.index_copy_(0, new, ln)
+            V.index_copy_(0, new, Vn)
+        xa, va, ga, μa, la, Va = x[idx], val[idx], g[idx], μ[idx], lam[idx], V[idx]
         fa = (lambda y, rows, idx=idx: f(y, idx[rows]))  # noqa: E731
-        lam, V = torch.linalg.eigh(_fd_hessian(xa, fa, ga))
-        scale = lam.abs().amax(dim=1).clamp_min(1e-300)
-        damp = lam.abs() + (μa * scale)[:, None]
-        δ = -(V @ ((V.transpose(-1, -2) @ ga[..., None])[..., 0] / damp)[..., None])[..., 0]
+        scale = la.abs().amax(dim=1).clamp_min(1e-300)
+        damp = la.abs() + (μa * scale)[:, None]
+        δ = -(Va @ ((Va.transpose(-1, -2) @ ga[..., None])[..., 0] / damp)[..., None])[..., 0]
         v_new, g_new = _grad(xa + δ, fa)
         # accept a step that lowers the loss, or keeps it within rounding and lowers |∇L|
         slack = 1e-13 * va.abs() + 1e-300
-        ok = (v_new < va) | ((v_new <= va + slack) & (g_new.norm(dim=1) < ga.norm(dim=1)))
+        gn_old, gn_new = ga.norm(dim=1), g_new.norm(dim=1)
+        ok = (v_new < va) | ((v_new <= va + slack) & (gn_new < gn_old))
         x = x.index_copy(0, idx, torch.where(ok[:, None], xa + δ, xa))
-        μ = μ.index_copy(0, idx, torch.where(ok, (μa / 4).clamp_min(1e-14), (μa * 8).clamp_max(1e8)))
+        # a rejected step with a reused Hessian is retried with a fresh one before μ grows
+        μ_bad = torch.where(reused, μa, (μa * 8).clamp_max(1e8))
+        μ = μ.index_copy(0, idx, torch.where(ok, (μa / 4).clamp_min(1e-14), μ_bad))
         val = val.index_copy(0, idx, torch.where(ok, v_new, va))
         g = g.index_copy(0, idx, torch.where(ok[:, None], g_new, ga))
+        fresh[idx] = ok & (gn_new * _REUSE_GAIN <= gn_old) & (gn_new > _REUSE_FLOOR * tol)
     if hessian == "exact":
         val, g, H = _grad_hess(x, f)
     else:
