@@ -7,11 +7,13 @@ gradient evaluation with the weights recomputed (the old way, ``integrals._restr
 time with them precomputed (``integrals._restricted_weighted``), both measured in this process,
 and checks the two give bitwise the same loss. Ratios were taken on a shared machine: expect noise.
 
-    python benchmarks/bench_restricted_loss.py
+    python benchmarks/bench_restricted_loss.py            # four sizes
+    python benchmarks/bench_restricted_loss.py --quick    # one small size, fewer repeats
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
@@ -20,9 +22,9 @@ import torch
 from toymodels.relu.integrals import _restricted, _restricted_weighted, _skeleton_weights
 
 
-def _time(f, repeat: int) -> float:
+def _time(f, repeat: int, rounds: int = 3) -> float:
     best = float("inf")
-    for _ in range(3):
+    for _ in range(rounds):
         t0 = time.perf_counter()
         for _ in range(repeat):
             f()
@@ -30,10 +32,14 @@ def _time(f, repeat: int) -> float:
     return best / repeat
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke test: one small size")
+    quick = ap.parse_args(argv).quick
     rng = np.random.default_rng(0)
     print(f"{'n':>3s} {'d':>2s} {'D':>3s} {'l_max':>5s}  recomputed / precomputed")
-    for n, d, D, l_max in [(8, 2, 5, 1), (8, 2, 20, 1), (8, 2, 6, 2), (4, 3, 20, 2)]:
+    sizes = [(8, 2, 5, 2)] if quick else [(8, 2, 5, 1), (8, 2, 20, 1), (8, 2, 6, 2), (4, 3, 20, 2)]
+    for n, d, D, l_max in sizes:
         W = torch.tensor(rng.normal(size=(n, d, D)), requires_grad=True)
         b = torch.tensor(0.1 * rng.normal(size=(n, D)), requires_grad=True)
         ω = torch.ones(n, D, dtype=torch.float64)
@@ -49,8 +55,8 @@ def main() -> None:
         with torch.no_grad():
             assert torch.equal(_restricted(W, b, ω, S, l_max),
                                _restricted_weighted(W, b, ω, weights, l_max))
-        repeat = 20
-        ratio = _time(old, repeat) / _time(new, repeat)
+        repeat, rounds = (2, 1) if quick else (20, 3)
+        ratio = _time(old, repeat, rounds) / _time(new, repeat, rounds)
         print(f"{n:3d} {d:2d} {D:3d} {l_max:5d}  {ratio:6.2f}x")
 
 

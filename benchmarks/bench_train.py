@@ -291,7 +291,9 @@ def sweep(device, n: int = 10_000, steps: int = 2_000) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer steps (a smoke test)")
+    ap.add_argument("--quick", action="store_true", help="10x fewer steps (a quick look)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="50x fewer steps: does it run? (tests/test_benchmarks.py)")
     ap.add_argument("--sweep", action="store_true", help="also the 10,000-instance GPU sweep")
     ap.add_argument("--device", default=None)
     ap.add_argument("--rounds", type=int, default=3,
@@ -305,7 +307,7 @@ def main(argv=None) -> int:
           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
     mm = matmul_gflops(device)
     print(f"measured matmul (1024x1024 float32): {mm:.1f} GFLOP/s")
-    q = 10 if args.quick else 1
+    q = 50 if args.smoke else 10 if args.quick else 1
     ok = True
     for name, cfg in [("intro", intro_config(steps=5000 // q, device=str(device))),
                       ("large", large_config(steps=400 // q, device=str(device)))]:

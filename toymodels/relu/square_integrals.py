@@ -41,18 +41,30 @@ _DT = torch.float64
 _ONE_THIRD = 1.0 / 3.0
 
 
-def _corner(fa, fb, fc, ga, gb, gc, sel, with_g):
-    """The integrals over the corner triangle at vertex ``a`` (area ½ · r_b r_c), zero where
-    ``sel`` is false (there the denominators are replaced by 1, so no NaN reaches autograd)."""
-    one = torch.ones_like(fa)
-    rb = fa / torch.where(sel, fa - fb, one)
-    rc = fa / torch.where(sel, fa - fc, one)
-    area = torch.where(sel, 0.5 * rb * rc, torch.zeros_like(fa))
+def _on(mask, fn, *args):
+    """``fn(*args)`` where ``mask`` holds and 0 elsewhere, with ``fn`` evaluated on the masked
+    elements only (``args`` have ``mask``'s shape; ``fn`` returns a tuple of tensors or
+    ``None``). A piece of a piecewise formula that few elements use then costs little, in the
+    forward pass and in autograd's backward pass alike."""
+    idx = torch.nonzero(mask.reshape(-1))[:, 0]
+    vals = fn(*(a.reshape(-1).index_select(0, idx) for a in args))
+    zero = torch.zeros(mask.numel(), dtype=_DT)
+    return tuple(None if v is None else zero.index_copy(0, idx, v).reshape(mask.shape)
+                 for v in vals)
+
+
+def _corner(fa, fb, fc, ga, gb, gc, sign):
+    """``sign`` times the integrals over the corner triangle at vertex ``a`` (area
+    ½ · r_b r_c), for the elements that use it (there ``f_a − f_b`` and ``f_a − f_c`` are at
+    least ``|f_a|`` and not zero); ``G`` is ``None`` when ``ga`` is."""
+    rb = fa / (fa - fb)
+    rc = fa / (fa - fc)
+    area = 0.5 * rb * rc
     E = area * fa * fa / 6
-    if not with_g:
-        return E, None
+    if ga is None:
+        return sign * E, None
     G = area * fa * (4 * ga + rb * (gb - ga) + rc * (gc - ga)) / 12
-    return E, G
+    return sign * E, sign * G
 
 
 def _triangle(f, g, with_g):
@@ -76,11 +88,15 @@ def _triangle(f, g, with_g):
     for a, args in enumerate(order):
         lone_pos = one_pos & pos[a]
         lone_neg = two_pos & ~pos[a]
-        Ec, Gc = _corner(*args, lone_pos | lone_neg, with_g)
+        sel = lone_pos | lone_neg
         sign = torch.where(lone_neg, -1.0, 1.0).to(fa.dtype)
-        E = E + sign * Ec
         if with_g:
-            G = G + sign * Gc
+            Ec, Gc = _on(sel, _corner, *args, sign)
+            G = G + Gc
+        else:
+            Ec, _ = _on(sel, lambda fa, fb, fc, sg: _corner(fa, fb, fc, None, None, None, sg),
+                        *args[:3], sign)
+        E = E + Ec
     return E, G
 
 
@@ -143,17 +159,21 @@ def _square_relu_sq(α, β, γ):
     one = torch.ones_like(a)
     ab = torch.where(wide, a * b, one)
     dd = (_pow4(g + s) - _pow4(g + a) - _pow4(g + b)) / (12 * ab)  # F(g) = 0: the kink crosses
-    a_safe = torch.where(mixed, a, one)
+    (gl,) = _on(mixed & ~wide, _gauss_legendre, a, b, g)  # zero elsewhere
+    return torch.where(g >= 0, poly, torch.where(wide, dd, gl))
+
+
+def _gauss_legendre(a, b, g):
+    """``∫_0^1 h(g + b v) dv`` (:func:`_inner`) by 2-point Gauss–Legendre on the two pieces of
+    ``[0, 1]`` either side of the kink of ``h`` at ``v = t``, for ``a > 0``, ``a ≥ b ≥ 0``."""
     gb = g + b
     kink = torch.minimum(torch.maximum(torch.where(gb > 0, torch.zeros_like(g), -a), g), gb)
-    t = ((kink - g) / torch.where(mixed & ~wide & (b > 0), b, one)).clamp(0, 1)  # kink at v = t
+    t = ((kink - g) / torch.where(b > 0, b, torch.ones_like(b))).clamp(0, 1)  # kink at v = t
     gl = torch.zeros_like(g)
     for lo, width in ((0.0, t), (t, 1 - t)):
         for x in _GL2:
-            gl = gl + width * _inner(a, g + b * (lo + x * width), a_safe)
-    gl = gl / 2
-    zero = torch.zeros_like(a)
-    return torch.where(g >= 0, poly, torch.where(wide, dd, torch.where(mixed, gl, zero)))
+            gl = gl + width * _inner(a, g + b * (lo + x * width), a)
+    return (gl / 2,)
 
 
 def _square_recon(α, β, γ):
