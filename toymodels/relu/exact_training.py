@@ -26,6 +26,7 @@ returned (:class:`ExactMinimum`).
 
 from __future__ import annotations
 
+import functools
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -74,39 +75,50 @@ def _weights(S, n: int, D: int, l_max: int):
     return P[:, 0], w1, w2
 
 
+@functools.lru_cache(maxsize=64)
 def _index_sets(D: int):
-    """Ordered pairs ``(i, j)``, ``i ≠ j``, and triples ``(k, i, j)``, ``i < j``, ``k ∉ {i, j}``."""
+    """Flat indices ``i D + j`` of the ordered pairs ``(i, j)``, ``i ≠ j``, with ``i``; and of
+    the triples ``(k, i, j)``, ``i < j``, ``k ∉ {i, j}``: ``k D + i``, ``k D + j``, with ``k``
+    and ``i D + j``."""
     I, J = np.nonzero(~np.eye(D, dtype=bool))
     tri = np.array([(k, i, j) for i in range(D) for j in range(i + 1, D) for k in range(D)
                     if k not in (i, j)], dtype=np.int64).reshape(-1, 3)
     K3, I3, J3 = tri.T
-    return (torch.as_tensor(I), torch.as_tensor(J), torch.as_tensor(K3), torch.as_tensor(I3),
-            torch.as_tensor(J3))
+    return tuple(torch.as_tensor(a) for a in (I * D + J, I, K3 * D + I3, K3 * D + J3, K3,
+                                              I3 * D + J3))
 
 
-def _L2_sum(W, b, ω, w2):
+def _L2_coefficients(ω, w2):
+    """The constant factors of :func:`_L2_sum`: ``(w2_ij + w2_ji) ω_i`` for every ordered pair
+    and ``(w2_ij + w2_ji) ω_k`` for every triple, shape ``(n, pairs)`` and ``(n, triples)``."""
+    n, D = ω.shape
+    IJ, I, KI, KJ, K3, IJ3 = _index_sets(D)
+    sym = (w2 + w2.transpose(-1, -2)).reshape(n, D * D)
+    return sym[:, IJ] * ω[:, I], sym[:, IJ3] * ω[:, K3]
+
+
+def _L2_sum(W, b, c_rec, c_int):
     """``Σ_{i≠j} w2_ij ℓ_ij`` (Chapter 3, eq-ell-i) by the closed forms of
     :mod:`toymodels.relu.square_integrals`: the reconstruction of ``i`` on ``u e_i + v e_j``
     for every ordered pair, the interference on ``k ∉ {i, j}`` for every unordered pair, each
-    weighted by ``w2_ij + w2_ji``."""
-    D = W.shape[-1]
-    I, J, K3, I3, J3 = _index_sets(D)
-    G = W.transpose(-1, -2) @ W
-    diag = torch.diagonal(G, dim1=-2, dim2=-1)
-    sym = w2 + w2.transpose(-1, -2)
-    rec = _square_recon(diag[:, I], G[:, I, J], b[:, I])
-    total = (sym[:, I, J] * ω[:, I] * rec).sum(-1)
+    weighted by ``w2_ij + w2_ji`` (in ``c_rec``, ``c_int``: :func:`_L2_coefficients`)."""
+    n, _, D = W.shape
+    IJ, I, KI, KJ, K3, _ = _index_sets(D)
+    G = (W.transpose(-1, -2) @ W).reshape(n, D * D)
+    diag = G[:, :: D + 1]
+    rec = _square_recon(diag.index_select(1, I), G.index_select(1, IJ), b.index_select(1, I))
+    total = (c_rec * rec).sum(-1)
     if len(K3):
-        E = _square_relu_sq(G[:, K3, I3], G[:, K3, J3], b[:, K3])
-        total = total + (sym[:, I3, J3] * ω[:, K3] * E).sum(-1)
+        E = _square_relu_sq(G.index_select(1, KI), G.index_select(1, KJ), b.index_select(1, K3))
+        total = total + (c_int * E).sum(-1)
     return total
 
 
 def _loss(W, b, ω, wts):
-    P0, w1, w2 = wts
+    P0, w1, c_rec, c_int = wts
     total = P0 * _L0(b, ω) + (w1 * _L1_terms(W, b, ω)).sum(-1)
-    if w2 is not None:
-        total = total + _L2_sum(W, b, ω, w2)
+    if c_rec is not None:
+        total = total + _L2_sum(W, b, c_rec, c_int)
     return total
 
 
@@ -129,7 +141,8 @@ def _check_problem(W, b, ω, S, l_max, names=("W", "b")):
     if D * D * D * n > 4e8:
         raise ValueError(f"n D³ = {n * D**3:.3g} is too large for the exact loss (the limit is 4e8, "
                          "about 30 GB of intermediate tensors)")
-    wts = _weights(S, n, D, l_max)
+    P0, w1, w2 = _weights(S, n, D, l_max)
+    wts = (P0, w1, *(_L2_coefficients(ω, w2) if w2 is not None else (None, None)))
     return torch.as_tensor(W), torch.as_tensor(b), ω, wts, n, d, D
 
 
