@@ -13,15 +13,17 @@ whole batch of initialisations at once (torch float64, every instance an indepen
 
 1. a descent phase: Adam with a cosine-decaying learning rate on the exact gradient (the
    ``T → ∞`` limit of the trainer's Adam), which decides *which* basin a start falls into;
-2. a Newton finisher: at each step the exact Hessian of every instance (by automatic
-   differentiation, one backward pass per parameter), and the step
-   ``δ = −V (|Λ| + μ)^{-1} Vᵀ g`` (``H = VΛVᵀ``), a damped Newton step that is a descent
-   direction also near saddles; ``μ`` adapts per instance (Levenberg–Marquardt). Near a
-   non-degenerate minimum it is Newton's method and converges quadratically, so the gradient
-   reaches ``‖∇L‖ < 10⁻¹⁰`` in a few steps.
+2. a Newton finisher: the Hessian ``H = VΛVᵀ`` of every unconverged instance by forward
+   differences of the exact gradient, and the step ``δ = −V (|Λ| + μ)^{-1} Vᵀ g``, a damped
+   Newton step that is a descent direction also near saddles; ``μ`` adapts per instance
+   (Levenberg–Marquardt). Near a non-degenerate minimum it converges (nearly) quadratically,
+   so ``‖∇L‖ < 10⁻¹⁰`` in a few steps. While a step cuts ``‖∇L‖`` four-fold its Hessian is
+   kept for the next (a chord step: one gradient instead of ``p + 1``).
 
-A minimum found this way is certified by its gradient norm and its Hessian's eigenvalues, both
-returned (:class:`ExactMinimum`).
+A minimum found this way is certified by its gradient norm and the eigenvalues of a Hessian
+computed afresh at the end point (central differences or autograd, never a kept one), both
+returned (:class:`ExactMinimum`). Chunks of instances run on ``torch.get_num_threads()``
+worker threads, with the same result for any number of threads.
 """
 
 from __future__ import annotations
