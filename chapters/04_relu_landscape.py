@@ -59,8 +59,8 @@ from myst_nb import glue
 # $\operatorname{ReLU}(uA_{ki}+b_k)$ with $A=W^\top W$. So the loss given exactly one active
 # feature is
 #
-# $$L_1=\sum_{i=1}^D\frac{P(\{i\})}{P_1}\,\ell_i,\qquad
-#   \ell_i=\omega_i\,\rho(A_{ii},b_i)+\sum_{k\ne i}\omega_k\,g(A_{ki},b_k),$$ (eq-L1-closed)
+# $$\begin{gathered}L_1=\sum_{i=1}^D\frac{P(\{i\})}{P_1}\,\ell_i,\\
+#   \ell_i=\omega_i\,\rho(A_{ii},b_i)+\sum_{k\ne i}\omega_k\,g(A_{ki},b_k),\end{gathered}$$ (eq-L1-closed)
 #
 # with the two one-dimensional integrals
 # $g(a,c)=\int_0^1\operatorname{ReLU}(au+c)^2du$ (interference) and
@@ -114,8 +114,8 @@ assert np.isclose(tm.one_sparse_loss(W_r, b_r), tm.loss_L1(W_r, b_r, 1.0, 0.3), 
 # Fix $D$ features of equal importance in $d=2$ dimensions and $2\le k\le D$. Put the first $k$
 # features on a regular $k$-gon and drop the others:
 #
-# $$w_j=r\big(\cos\tfrac{2\pi j}{k},\sin\tfrac{2\pi j}{k}\big),\ b_j=b\quad(j<k),\qquad
-#   w_j=0,\ b_j=b_+ \text{ or } b_-\quad(j\ge k),$$ (eq-kgon)
+# $$\begin{gathered}w_j=r\big(\cos\tfrac{2\pi j}{k},\sin\tfrac{2\pi j}{k}\big),\ b_j=b\ \ (j<k),\\
+#   w_j=0,\ b_j=b_+ \text{ or } b_-\ \ (j\ge k),\end{gathered}$$ (eq-kgon)
 #
 # where $b_+>0$ is the bias of a dropped feature that outputs a constant and $b_-<0$ that of a
 # *dead* one, whose output is $0$ on every input. Following {cite:t}`chen2023dynamical` we
@@ -155,10 +155,10 @@ assert np.isclose(tm.one_sparse_loss(W_r, b_r), tm.loss_L1(W_r, b_r, 1.0, 0.3), 
 # The 1-sparse loss of {eq}`eq-kgon` splits. A dropped feature's output is the constant
 # $\operatorname{ReLU}(b_\pm)$, so the polygon's parameters and the dropped ones never meet:
 #
-# $$L_1=\frac1D\Big[k\,B_k(r^2,b)+k(D-k)\operatorname{ReLU}(b)^2
-#   +n_+\Big(\frac13-c+Dc^2\Big)+\frac{n_-}3\Big],\quad c=\operatorname{ReLU}(b_+),$$ (eq-kgon-split)
+# $$\begin{aligned}L_1=\frac1D\Big[&k\,B_k(r^2,b)+k(D-k)\operatorname{ReLU}(b)^2\\
+#   &+n_+\Big(\frac13-c+Dc^2\Big)+\frac{n_-}3\Big],\end{aligned}$$ (eq-kgon-split)
 #
-# with $n_\pm$ the numbers of dropped features of each sign and the *block loss*
+# with $c=\operatorname{ReLU}(b_+)$, $n_\pm$ the numbers of dropped features of each sign and the *block loss*
 #
 # $$B_k(a,b)=\rho(a,b)+\sum_{m=1}^{k-1}g\big(a\cos\tfrac{2\pi m}{k},b\big).$$ (eq-block)
 #

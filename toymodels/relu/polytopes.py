@@ -265,11 +265,18 @@ def full_loss_minimum(name: str, S, *, T: int = 200_000, rng=0) -> FullLossMinim
     x0 = np.r_[start.r, start.b, start.shape]
     fit = torch.as_tensor(sparse_uniform(T, n, S, rng=rng))
 
-    def fg(xv):
+    def fg(xv):  # the sample's part of the gradient by hand (dL/dG = xᵀR, dL/db = Σ R), the
+        # family's part by autograd: no autograd graph over the T × n sample, same numbers
         v = torch.as_tensor(xv, dtype=_DT).requires_grad_()
-        L = _full_loss_t(name, v, fit).mean()
-        (g,) = torch.autograd.grad(L, v)
-        return float(L.detach()), g.numpy()
+        W, b = _Wb(name, v)
+        G = W.T @ W
+        with torch.no_grad():
+            Z = torch.addmm(b, fit, G)
+            E = torch.relu(Z) - fit
+            R = torch.where(Z > 0, E, 0.0) * (2 / T)
+            L = float((E * E).sum()) / T
+        (g,) = torch.autograd.grad((G, b), v, (fit.T @ R, R.sum(0)))
+        return L, g.numpy()
 
     xopt = minimize(fg, x0, jac=True, method="L-BFGS-B", options=dict(maxiter=300)).x
     test = torch.as_tensor(sparse_uniform(T, n, S, rng=rng))
