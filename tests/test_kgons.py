@@ -179,3 +179,29 @@ def test_continuation_in_S_reaches_the_default_critical_point():
 def test_bad_start_is_refused(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_unconverged_l2_critical_point_warns_with_the_gradient(monkeypatch):
+    """If Newton on (r, b) stops short, the k-gon comes with a RootWarning naming its gradient."""
+    monkeypatch.setattr(kg, "_solve_family_S",
+                        lambda D, k, S, b_d, n_dead, dead_bias, start=None: (0.0, np.array([1.2, -0.3]), 1e-3))
+    with pytest.warns(kb.RootWarning, match="gradient norm"):
+        pt = kg.kgon_critical_point(6, 5, S=0.9)
+    assert pt.grad_norm > 1e-10
+
+
+@pytest.mark.parametrize(("D", "k", "S"), [(5, 5, 0.9), (7, 6, 0.8), (6, 4, 0.95), (6, 6, None)])
+def test_family_newton_hessian_matches_the_exact_one(D, k, S):
+    """The central-difference Hessian that steers Newton on (r, b) agrees with the exact one."""
+    from toymodels.relu.landscape import _value_grad_hess
+
+    x = np.array([1.1, -0.2]) if k >= 5 else np.array([1.0, 0.05])
+    L, g, H = kg._family_grad_hess(x, D, k, S, kg.dropped_bias(D, S), 0, -1.0)
+    loss = rl._loss_closure(D, S, torch.ones(D, dtype=torch.float64), 2)
+    θ = 2 * math.pi * torch.arange(k, dtype=torch.float64) / k
+    dirs = torch.cat([torch.stack([torch.cos(θ), torch.sin(θ)]), torch.zeros(2, D - k, dtype=torch.float64)], 1)
+    rest = torch.full((D - k,), kg.dropped_bias(D, S), dtype=torch.float64)
+    L2, g2, H2 = _value_grad_hess(lambda v: loss(v[0] * dirs, torch.cat([v[1].expand(k), rest])),
+                                  torch.as_tensor(x))
+    assert L == pytest.approx(L2, rel=1e-14) and np.allclose(g, g2, rtol=0, atol=1e-14 * (1 + abs(g2).max()))
+    assert np.allclose(H, H2, rtol=0, atol=1e-6 * (1 + abs(H2).max()))

@@ -124,3 +124,17 @@ def test_saving_of_a_dedicated_feature_is_the_variance():
 def test_bad_input_names_the_argument(call, exc, word):
     with pytest.raises(exc, match=word):
         call()
+
+
+def test_unconverged_polytope_point_warns_with_the_gradient(monkeypatch):
+    """A configuration whose Newton polish cannot reach 1e-10 is reported, never silently kept."""
+    import scipy.linalg
+
+    def no_newton(*args, **kwargs):  # every Newton step fails: only L-BFGS (gtol 1e-8) remains
+        raise np.linalg.LinAlgError
+
+    monkeypatch.setattr(np.linalg, "solve", no_newton)
+    monkeypatch.setattr(scipy.linalg, "solve", no_newton, raising=False)
+    with pytest.warns(kg.RootWarning, match="gradient norm"):
+        cp = pt.polytope_critical_point("tetrahedron", 0.9)
+    assert cp.grad_norm > 1e-10

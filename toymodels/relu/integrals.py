@@ -314,3 +314,14 @@ def _restricted_weighted(W, b, ω, weights, l_max):
 
 def _restricted(W, b, ω, S, l_max):
     return _restricted_weighted(W, b, ω, _skeleton_weights(S, l_max), l_max)
+
+
+def _loss_closure(D: int, S, ω, l_max: int = 2):
+    """``f(W, b)``: ``L_1`` (``S is None``, equal sparsity) or ``Σ_{l ≤ l_max} P_l L_l`` at the
+    scalar sparsity ``S``, with the skeleton weights computed once, so that ``f`` is a pure torch
+    function (``torch.func`` can take its Hessian) and cheap to call many times."""
+    if S is None:
+        P1 = torch.as_tensor(subset_probabilities(np.full(D, 0.5))[0])
+        return lambda W, b: _weighted_mean(_L1_terms(W, b, ω), P1, -1)
+    weights = _skeleton_weights(torch.full((D,), float(S), dtype=_DT), l_max)
+    return lambda W, b: _restricted_weighted(W, b, ω, weights, l_max)

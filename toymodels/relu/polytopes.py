@@ -18,6 +18,7 @@ the comparison that decides which factor a large model should use.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,8 @@ import torch
 
 from toymodels._checks import as_real_array, as_rng, check_finite_array, check_float, check_int
 from toymodels.relu import integrals as rl
+from toymodels.relu.kgon_blocks import RootWarning
+from toymodels.relu.landscape import _value_grad_hess
 from toymodels.relu.minimize import two_in_one_candidates
 
 __all__ = [
@@ -136,11 +139,11 @@ def _Wb(name, v):
     return (X * rr[:, None]).T, bb
 
 
-def _loss(name, v, S, l_max):
-    W, b = _Wb(name, v)
-    D = W.shape[1]
-    ω = torch.ones(D, dtype=_DT)
-    return rl._restricted(W, b, ω, torch.full((D,), S, dtype=_DT), l_max)
+def _loss(name, S, l_max):
+    """The l ≤ ``l_max`` loss as a function of the family's parameters ``v`` (weights computed once)."""
+    n = POLYTOPES[name][0]
+    loss = rl._loss_closure(n, S, torch.ones(n, dtype=_DT), l_max)
+    return lambda v: loss(*_Wb(name, v))
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,9 @@ class PolytopeCriticalPoint:
 def polytope_critical_point(name: str, S, *, l_max: int = 2) -> PolytopeCriticalPoint:
     """Minimise the l ≤ ``l_max`` loss (``relu_loss.restricted_loss``, ``ω = 1``) over the
     symmetric family of ``name`` (L-BFGS from ``r = 1, b = −0.1``, then Newton to a gradient
-    below ``1e-13``); ``grad_norm`` is then checked over all parameters."""
+    below ``1e-13``); ``grad_norm`` is then checked over all parameters, and a
+    :class:`~toymodels.relu.kgon_blocks.RootWarning` with it is issued when it exceeds ``1e-10``
+    (the point is then not a certified critical point)."""
     name = _check_name(name)
     S = _check_S(S)
     l_max = check_int(l_max, "l_max", minimum=1, maximum=2)
@@ -179,10 +184,11 @@ def polytope_critical_point(name: str, S, *, l_max: int = 2) -> PolytopeCritical
 
     n, m, _, n_shape, orbits = POLYTOPES[name]
     n_orb = len(orbits)
+    f = _loss(name, S, l_max)
 
     def fg(x):
         v = torch.as_tensor(x, dtype=_DT).requires_grad_()
-        L = _loss(name, v, S, l_max)
+        L = f(v)
         (g,) = torch.autograd.grad(L, v)
         return float(L.detach()), g.numpy()
 
@@ -190,9 +196,7 @@ def polytope_critical_point(name: str, S, *, l_max: int = 2) -> PolytopeCritical
     x = minimize(fg, x0, jac=True, method="L-BFGS-B",
                  options=dict(ftol=1e-15, gtol=1e-8, maxiter=1000)).x
     for _ in range(10):  # Newton polish on the reduced parameters
-        v = torch.as_tensor(x, dtype=_DT)
-        H = torch.autograd.functional.hessian(lambda u: _loss(name, u, S, l_max), v).numpy()
-        _, g = fg(x)
+        _, g, H = _value_grad_hess(f, torch.as_tensor(x, dtype=_DT))
         if np.linalg.norm(g) < 1e-13:
             break
         try:
@@ -206,6 +210,9 @@ def polytope_critical_point(name: str, S, *, l_max: int = 2) -> PolytopeCritical
     L = rl._restricted(Wt, bt, ω, torch.full((n,), S, dtype=_DT), l_max)
     gW, gb = torch.autograd.grad(L, (Wt, bt))
     gn = float(torch.sqrt((gW**2).sum() + (gb**2).sum()))
+    if not gn <= 1e-10:
+        warnings.warn(f"{name} at S = {S:g}: gradient norm {gn:.2e} > 1e-10 after Newton on the "
+                      "symmetric family; not a certified critical point", RootWarning, stacklevel=2)
     return PolytopeCriticalPoint(name, n, m, S, tuple(map(float, x[:n_orb])),
                                  tuple(map(float, x[n_orb : 2 * n_orb])),
                                  tuple(map(float, x[2 * n_orb :])), float(L.detach()), gn,
@@ -258,11 +265,18 @@ def full_loss_minimum(name: str, S, *, T: int = 200_000, rng=0) -> FullLossMinim
     x0 = np.r_[start.r, start.b, start.shape]
     fit = torch.as_tensor(sparse_uniform(T, n, S, rng=rng))
 
-    def fg(xv):
+    def fg(xv):  # the sample's part of the gradient by hand (dL/dG = xᵀR, dL/db = Σ R), the
+        # family's part by autograd: no autograd graph over the T × n sample, same numbers
         v = torch.as_tensor(xv, dtype=_DT).requires_grad_()
-        L = _full_loss_t(name, v, fit).mean()
-        (g,) = torch.autograd.grad(L, v)
-        return float(L.detach()), g.numpy()
+        W, b = _Wb(name, v)
+        G = W.T @ W
+        with torch.no_grad():
+            Z = torch.addmm(b, fit, G)
+            E = torch.relu(Z) - fit
+            R = torch.where(Z > 0, E, 0.0) * (2 / T)
+            L = float((E * E).sum()) / T
+        (g,) = torch.autograd.grad((G, b), v, (fit.T @ R, R.sum(0)))
+        return L, g.numpy()
 
     xopt = minimize(fg, x0, jac=True, method="L-BFGS-B", options=dict(maxiter=300)).x
     test = torch.as_tensor(sparse_uniform(T, n, S, rng=rng))
