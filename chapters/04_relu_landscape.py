@@ -314,12 +314,12 @@ plt.show()
 #
 # **Kinks.** The loss is $C^1$ but not everywhere $C^2$. The second derivative of
 # $\int\operatorname{ReLU}(\alpha u+\gamma)^2$ jumps only where $\alpha=\gamma=0$, i.e. where
-# $\langle w_k,w_i\rangle=0$ and $b_k=0$ for some $k\ne i$ (`ls.kinks`). The polygons with
+# $\langle w_k,w_i\rangle=0$ and $b_k=0$ for some $k\ne i$ (`toymodels.relu.landscape.kinks`). The polygons with
 # $k\le4$ sit on such kinks: their bias is $0$, and a dropped feature ($w_j=0$) or a neighbour
 # at $90°$ is orthogonal to them. There autograd returns the Hessian of one branch
 # ($\operatorname{ReLU}'(0)=0$), which can be wrong about the kind of point: for the triangle
 # with a dropped feature its most negative eigenvector is in fact a direction of *increase*.
-# So at a kink `tm.analyse_critical_point` uses `ls.second_order_test` instead: it minimises
+# So at a kink `tm.analyse_critical_point` uses `toymodels.relu.landscape.second_order_test` instead: it minimises
 # the directional curvature
 #
 # $$q(v)=\frac{2\big(L(\theta+\varepsilon v)-L(\theta)\big)}{\varepsilon^2}$$
@@ -619,7 +619,7 @@ assert groups3 == {"tetrahedron": [(4, 3)], "octahedron": [(2, 1)] * 3,
 # $$s_G=\frac{|G|\operatorname{Var}x-L_G(S)}{m_G},$$
 #
 # where $L_G$ is the smallest full loss of the
-# factor. `pt.full_loss_minimum` finds it within the factor's symmetric family (norm, bias and
+# factor. `toymodels.relu.polytopes.full_loss_minimum` finds it within the factor's symmetric family (norm, bias and
 # shape) by minimising the loss on one fixed sample of $10^5$ inputs, then re-estimates it on
 # an independent sample, so each $s_G$ below comes with a standard error:
 
