@@ -57,6 +57,12 @@ def test_polygon_labels():
     assert basins.polygon_label(W) == "orthogonal pair"
     W[:, 2] = [-1, 0.1]
     assert basins.polygon_label(W) == "irregular 3"
+    W[:, 2] = [-1, 0.6]  # gaps 90°, 59°, 211°: no family
+    assert basins.polygon_label(W) == basins.classify(W) == "irregular 3"
+    W[:, 2] = [-1, 0.05]  # an antipodal pair and an orthogonal feature: three of a square
+    assert basins.polygon_label(W) == "irregular 3"  # the old label is kept
+    assert basins.classify(W) == basins.THREE_OF_A_SQUARE
+    assert basins.classify(_regular(4, 6)[:, [0, 1, 2, 4, 5]]) == basins.THREE_OF_A_SQUARE
     assert basins.polygon_label(np.zeros((2, 4))) == "none"
 
 

@@ -24,10 +24,14 @@ from toymodels.relu.geometry import TWO_IN_ONE_PHASES, feature_groups, polygon, 
 
 __all__ = ["wilson_interval", "clopper_pearson_interval", "BasinEstimate",
            "basin_probabilities", "polygon_label", "POLYGON_NAMES", "classify", "BasinStudy",
-           "basin_study", "exact_basin_study", "MAX_RUNS"]
+           "basin_study", "exact_basin_study", "MAX_RUNS", "THREE_OF_A_SQUARE"]
 
 #: The most runs one :func:`basin_study` accepts (its cost grows like runs × steps × batch).
 MAX_RUNS = 50_000
+
+#: The basin label :func:`classify` gives three features at angles (90°, 90°, 180°): an antipodal
+#: pair and a third feature with its own direction (three vertices of a square; Chapter 4).
+THREE_OF_A_SQUARE = "three of a square"
 
 #: Names of the regular polygons (``k`` features at equal angles) used as basin labels.
 POLYGON_NAMES = {2: "digon", 3: "triangle", 4: "square", 5: "pentagon", 6: "hexagon",
@@ -124,14 +128,20 @@ def polygon_label(W, norm_threshold: float = 0.5, tol_deg: float = 10.0) -> str:
 def classify(W) -> str:
     """The basin label of one trained embedding ``W (d, D)``: for ``d = 1, D = 2`` the phase of
     the 2-into-1 model (:data:`toymodels.relu.geometry.TWO_IN_ONE_PHASES`), for ``d = 2`` the polygon
-    (:func:`polygon_label`), otherwise the feature groups (:func:`toymodels.relu.geometry.feature_groups`)
+    (:func:`polygon_label`; an "irregular 3" that is three vertices of a square, an antipodal pair
+    and a feature orthogonal to it, gets the label :data:`THREE_OF_A_SQUARE`), otherwise the feature groups (:func:`toymodels.relu.geometry.feature_groups`)
     written as ``"size/rank"`` terms, e.g. ``"2/1 ×3 + 1/1"``."""
     W = check_finite_array(W, "W", ndim=2)
     d, D = W.shape
     if d == 1 and D == 2:
         return TWO_IN_ONE_PHASES[int(two_in_one_phase(W[0]))]
     if d == 2:
-        return polygon_label(W)
+        label = polygon_label(W)
+        if label == "irregular 3":
+            gaps = np.sort(polygon(W).gaps_deg)
+            if np.all(np.abs(gaps - (90.0, 90.0, 180.0)) <= 10.0):
+                return THREE_OF_A_SQUARE
+        return label
     cnt = Counter(f"{g.size}/{g.rank}" for g in feature_groups(W, overlap=0.3))
     if not cnt:
         return "none"
