@@ -129,8 +129,8 @@ def classify(W) -> str:
     """The basin label of one trained embedding ``W (d, D)``: for ``d = 1, D = 2`` the phase of
     the 2-into-1 model (:data:`toymodels.relu.geometry.TWO_IN_ONE_PHASES`), for ``d = 2`` the polygon
     (:func:`polygon_label`; an "irregular 3" that is three vertices of a square, an antipodal pair
-    and a feature orthogonal to it, gets the label :data:`THREE_OF_A_SQUARE`), otherwise the feature groups (:func:`toymodels.relu.geometry.feature_groups`)
-    written as ``"size/rank"`` terms, e.g. ``"2/1 ×3 + 1/1"``."""
+    and a feature orthogonal to it, gets the label :data:`THREE_OF_A_SQUARE`), otherwise the feature groups
+    (:func:`toymodels.relu.geometry.feature_groups`) written as ``"size/rank"`` terms, e.g. ``"2/1 ×3 + 1/1"``."""
     W = check_finite_array(W, "W", ndim=2)
     d, D = W.shape
     if d == 1 and D == 2:
