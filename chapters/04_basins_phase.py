@@ -133,7 +133,7 @@ print(f"above the boundary: smallest Wilson lower end {ded_lo:.3f}; "
 # {glue:text}`phase_ratio_max:.0f` times lower than the next candidate's, a run ends antipodal with probability {glue:text}`phase_row0:.3f`
 # (95% interval {glue:text}`phase_row0_lo:.3f`–{glue:text}`phase_row0_hi:.3f`): below one half.
 # The others end with the whole dimension given to one feature, a local minimum whose exact loss
-# sits at that candidate's closed form (Exercise {ref}`ex-ch4p-missed`).
+# sits at that candidate's closed form (the first exercise below).
 
 # %%
 def pooled(mask):
