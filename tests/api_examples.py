@@ -270,6 +270,8 @@ EXAMPLES = {
     "relu.basins.classify": ex(W),
     "relu.basins.basin_study": ex(3, 2, [0.9], 2, ω=ω, steps=2, batch_size=4, lr=0.01,
                              seed=0),
+    "relu.basins.exact_basin_study": ex(3, [0.9], 2, ω=ω, steps=2, lr=0.1, seed=0,
+                                   hessian="differences"),
     "present.plots.plot_basin_probabilities": ex(_study(), x=np.array([0.9]), min_share=0.02),
     # relu.loss, relu.integrals, relu.minimize, tied.skeleta
     "relu.loss.model_output": ex(W, b, np.array([[0.5, 0.0, 0.2]])),

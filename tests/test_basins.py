@@ -57,6 +57,12 @@ def test_polygon_labels():
     assert basins.polygon_label(W) == "orthogonal pair"
     W[:, 2] = [-1, 0.1]
     assert basins.polygon_label(W) == "irregular 3"
+    W[:, 2] = [-1, 0.6]  # gaps 90°, 59°, 211°: no family
+    assert basins.polygon_label(W) == basins.classify(W) == "irregular 3"
+    W[:, 2] = [-1, 0.05]  # an antipodal pair and an orthogonal feature: three of a square
+    assert basins.polygon_label(W) == "irregular 3"  # the old label is kept
+    assert basins.classify(W) == basins.THREE_OF_A_SQUARE
+    assert basins.classify(_regular(4, 6)[:, [0, 1, 2, 4, 5]]) == basins.THREE_OF_A_SQUARE
     assert basins.polygon_label(np.zeros((2, 4))) == "none"
 
 
@@ -121,5 +127,34 @@ def test_basin_study_small_run():
     (lambda: basins.classify(np.zeros(3)), ValueError),
 ])
 def test_study_bad_input(call, exc):
+    with pytest.raises(exc):
+        call()
+
+
+def test_exact_basin_study_is_certified_and_deterministic():
+    st = basins.exact_basin_study(4, [0.9, 0.7], 3, steps=30, lr=0.1, seed=1)
+    assert st.W.shape == (6, 2, 4) and list(st.setting) == [0] * 3 + [1] * 3
+    from toymodels.relu import exact_training as et
+    W0, _ = et.random_init(3, 2, 4, seed=1)  # the same starts for every setting
+    ref = et.minimize_exact(W0, np.zeros((3, 4)), 1.0, 0.7, steps=30, lr=0.1,
+                            hessian="differences")
+    assert np.allclose(st.W[3:], ref.W, atol=1e-9) and np.allclose(st.loss[3:], ref.loss, rtol=1e-12)
+    assert np.all(st.grad_norm < 1e-10)
+    assert np.allclose(st.min_eigenvalue[3:], ref.hessian_eigenvalues[:, 0], atol=1e-8)
+    assert list(st.labels) == [basins.classify(W) for W in st.W]
+    assert st.loss_history.shape == (len(st.log_steps), 6) and st.log_steps[-1] == 29
+    again = basins.exact_basin_study(4, [0.9, 0.7], 3, steps=30, lr=0.1, seed=1)
+    assert np.array_equal(again.W, st.W)
+
+
+@pytest.mark.parametrize("call,exc", [
+    (lambda: basins.exact_basin_study(5, [1.5], 3), ValueError),
+    (lambda: basins.exact_basin_study(5, [0.9], 0), ValueError),
+    (lambda: basins.exact_basin_study(5, [0.9], 3, ω=[1, 2]), ValueError),
+    (lambda: basins.exact_basin_study(5, [0.9], 10**4, steps=10**5), ValueError),
+    (lambda: basins.exact_basin_study(5.0, [0.9], 3), TypeError),
+    (lambda: basins.exact_basin_study(5, [0.9], 3, hessian="no"), ValueError),
+])
+def test_exact_study_bad_input(call, exc):
     with pytest.raises(exc):
         call()

@@ -95,6 +95,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "loss_hessian": "relu.landscape", "analyse_critical_point": "relu.landscape",
         "polytope_critical_point": "relu.polytopes", "saving_per_dimension": "relu.polytopes",
         "basin_study": "relu.basins", "basin_probabilities": "relu.basins",
+        "exact_basin_study": "relu.basins",
         "polygon_label": "relu.basins", "wilson_interval": "relu.basins",
         "exact_loss": "relu.exact_training", "minimize_exact": "relu.exact_training",
         "random_init": "relu.exact_training",

@@ -24,10 +24,14 @@ from toymodels.relu.geometry import TWO_IN_ONE_PHASES, feature_groups, polygon, 
 
 __all__ = ["wilson_interval", "clopper_pearson_interval", "BasinEstimate",
            "basin_probabilities", "polygon_label", "POLYGON_NAMES", "classify", "BasinStudy",
-           "basin_study", "MAX_RUNS"]
+           "basin_study", "exact_basin_study", "MAX_RUNS", "THREE_OF_A_SQUARE"]
 
 #: The most runs one :func:`basin_study` accepts (its cost grows like runs × steps × batch).
 MAX_RUNS = 50_000
+
+#: The basin label :func:`classify` gives three features at angles (90°, 90°, 180°): an antipodal
+#: pair and a third feature with its own direction (three vertices of a square; Chapter 4).
+THREE_OF_A_SQUARE = "three of a square"
 
 #: Names of the regular polygons (``k`` features at equal angles) used as basin labels.
 POLYGON_NAMES = {2: "digon", 3: "triangle", 4: "square", 5: "pentagon", 6: "hexagon",
@@ -124,14 +128,20 @@ def polygon_label(W, norm_threshold: float = 0.5, tol_deg: float = 10.0) -> str:
 def classify(W) -> str:
     """The basin label of one trained embedding ``W (d, D)``: for ``d = 1, D = 2`` the phase of
     the 2-into-1 model (:data:`toymodels.relu.geometry.TWO_IN_ONE_PHASES`), for ``d = 2`` the polygon
-    (:func:`polygon_label`), otherwise the feature groups (:func:`toymodels.relu.geometry.feature_groups`)
-    written as ``"size/rank"`` terms, e.g. ``"2/1 ×3 + 1/1"``."""
+    (:func:`polygon_label`; an "irregular 3" that is three vertices of a square, an antipodal pair
+    and a feature orthogonal to it, gets the label :data:`THREE_OF_A_SQUARE`), otherwise the feature groups
+    (:func:`toymodels.relu.geometry.feature_groups`) written as ``"size/rank"`` terms, e.g. ``"2/1 ×3 + 1/1"``."""
     W = check_finite_array(W, "W", ndim=2)
     d, D = W.shape
     if d == 1 and D == 2:
         return TWO_IN_ONE_PHASES[int(two_in_one_phase(W[0]))]
     if d == 2:
-        return polygon_label(W)
+        label = polygon_label(W)
+        if label == "irregular 3":
+            gaps = np.sort(polygon(W).gaps_deg)
+            if np.all(np.abs(gaps - (90.0, 90.0, 180.0)) <= 10.0):
+                return THREE_OF_A_SQUARE
+        return label
     cnt = Counter(f"{g.size}/{g.rank}" for g in feature_groups(W, overlap=0.3))
     if not cnt:
         return "none"
@@ -143,7 +153,9 @@ class BasinStudy:
     """``n`` independent training runs for each of ``m`` settings (a sparsity and importance per
     setting): ``setting (m n,)`` indexes the settings, ``labels`` the basin of every run
     (:func:`classify`), ``loss`` its exact loss on the skeleta ``l ≤ 2`` (Chapter 3), and the
-    trained ``W (m n, d, D)``, ``b (m n, D)``; ``loss_history (n_logs, m n)`` the batch losses."""
+    trained ``W (m n, d, D)``, ``b (m n, D)``; ``loss_history (n_logs, m n)`` the batch losses.
+    From :func:`exact_basin_study` also the certificate of every end point: ``grad_norm``
+    ``‖∇L‖`` and ``min_eigenvalue``, the smallest eigenvalue of its Hessian."""
 
     S: np.ndarray
     ω: np.ndarray
@@ -154,6 +166,8 @@ class BasinStudy:
     b: np.ndarray
     loss_history: np.ndarray
     log_steps: np.ndarray
+    grad_norm: np.ndarray | None = None
+    min_eigenvalue: np.ndarray | None = None
 
     def table(self, j: int, **kw) -> dict[str, BasinEstimate]:
         """:func:`basin_probabilities` of setting ``j``."""
@@ -166,6 +180,21 @@ class BasinStudy:
         if not sel.any():
             raise ValueError(f"no run of setting {j} ended in basin {label!r}")
         return float(np.median(self.loss[sel]))
+
+
+def _settings(S, ω, D):
+    """``S (m,)`` (one sparsity per setting) and ``ω (m, D)`` from a scalar, ``(D,)`` or ``(m, D)``."""
+    S = np.atleast_1d(check_probability(S, "S (sparsity)"))
+    if S.ndim != 1:
+        raise ValueError(f"S (sparsity) must have one entry per setting, shape (m,), got {S.shape}")
+    m = len(S)
+    ω = check_importance(ω)
+    if ω.ndim < 2 and ω.shape in ((), (D,)):
+        ω = np.broadcast_to(ω, (m, D)).copy()
+    if ω.shape != (m, D):
+        raise ValueError(f"ω (importance) must be a scalar, shape (D,) or (m, D) = ({m}, {D}), "
+                         f"got {ω.shape}")
+    return S, ω
 
 
 def basin_study(D: int, d: int, S, n: int, *, ω=1.0,
@@ -185,10 +214,7 @@ def basin_study(D: int, d: int, S, n: int, *, ω=1.0,
     D = check_int(D, "D", minimum=2, maximum=64)
     d = check_int(d, "d", minimum=1, maximum=D)
     n = check_int(n, "n", minimum=1, maximum=MAX_RUNS)
-    S = check_probability(S, "S (sparsity)")
-    S = np.atleast_1d(S)
-    if S.ndim != 1:
-        raise ValueError(f"S (sparsity) must have one entry per setting, shape (m,), got {S.shape}")
+    S, ω = _settings(S, ω, D)
     m = len(S)
     steps = check_int(steps, "steps", minimum=1, maximum=100_000)
     batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=65_536)
@@ -197,12 +223,6 @@ def basin_study(D: int, d: int, S, n: int, *, ω=1.0,
     if m * n > MAX_RUNS:
         raise ValueError(f"{m} settings × {n} runs = {m * n} runs exceeds MAX_RUNS = {MAX_RUNS} "
                          f"(about {m * n * steps * batch_size * D / 2e9:.0f} s of training)")
-    ω = check_importance(ω)
-    if ω.ndim < 2 and ω.shape in ((), (D,)):
-        ω = np.broadcast_to(ω, (m, D)).copy()
-    if ω.shape != (m, D):
-        raise ValueError(f"ω (importance) must be a scalar, shape (D,) or (m, D) = ({m}, {D}), "
-                         f"got {ω.shape}")
     setting = np.repeat(np.arange(m), n)
     cfg = TrainConfig(model="relu", D=D, d=d, n=m * n,
                       S=S[setting][:, None], ω=ω[setting], batch_size=batch_size,
@@ -213,3 +233,42 @@ def basin_study(D: int, d: int, S, n: int, *, ω=1.0,
     loss = exact_loss(res.W, res.b, ω[setting], S[setting][:, None], l_max=2)
     return BasinStudy(S, ω, setting, labels, loss, res.W, res.b, res.loss_history,
                       res.log_steps)
+
+
+def exact_basin_study(D: int, S, n: int, *, ω=1.0, steps: int = 100, lr: float = 0.1,
+                      seed: int = 0, hessian: str = "differences") -> BasinStudy:
+    """The basin study of :func:`basin_study` for ``D`` features in ``d = 2`` dimensions on the
+    *exact* loss ``P_0L_0 + P_1L_1 + P_2L_2`` (Chapter 3, eq-tail-mass) instead of sampled
+    batches: ``n`` seeded starts (:func:`toymodels.relu.exact_training.random_init`, the
+    trainer's initialisation), the same ``n`` for every setting, each minimised full batch by
+    :func:`toymodels.relu.exact_training.minimize_exact` (``steps`` Adam steps with a cosine
+    schedule from ``lr``, then Newton to ``‖∇L‖ < 10⁻¹⁰``), then labelled by :func:`classify`.
+    Deterministic. The result carries the certificate: ``grad_norm`` and ``min_eigenvalue``
+    (the smallest Hessian eigenvalue; symmetries give zeros, so a minimum has it ``≈ 0``, a saddle
+    clearly negative). ``S`` has one entry per setting, ``ω`` is a scalar, ``(D,)`` or ``(m, D)``.
+    Studies estimated at more than about 1000 s of CPU (``m n (steps + 20) D³ > 3.5·10⁸``; 1000
+    starts of ``D = 5`` with 100 steps take about 35 s) are refused.
+    """
+    from toymodels.relu.exact_training import minimize_exact, random_init  # noqa: PLC0415
+
+    D = check_int(D, "D", minimum=2, maximum=16)
+    n = check_int(n, "n", minimum=1, maximum=MAX_RUNS)
+    S, ω = _settings(S, ω, D)
+    m = len(S)
+    steps = check_int(steps, "steps", minimum=0, maximum=100_000)
+    lr = check_float(lr, "lr", positive=True, maximum=10.0)
+    seed = check_int(seed, "seed", minimum=0)
+    work = m * n * (max(steps, 1) + 20) * D**3  # ~3 µs of CPU per unit (measured, 2 cores)
+    if work > 3.5e8:
+        raise ValueError(f"{m} settings × {n} starts × {steps} steps at D = {D} is too big: "
+                         f"about {work / 3.5e5:.0f} s of CPU (limit about 1000 s)")
+    setting = np.repeat(np.arange(m), n)
+    W0, b0 = random_init(n, 2, D, seed=seed)
+    res = minimize_exact(np.tile(W0, (m, 1, 1)), np.tile(b0, (m, 1)), ω[setting],
+                         np.repeat(S[setting][:, None], D, axis=1), l_max=2, steps=steps, lr=lr,
+                         hessian=hessian)
+    labels = np.array([classify(W) for W in res.W])
+    logged = np.array([t for t in range(steps) if t % 10 == 0 or t == steps - 1], dtype=int)
+    return BasinStudy(S, ω, setting, labels, res.loss, res.W, res.b, res.history, logged,
+                      res.grad_norm,
+                      res.hessian_eigenvalues[:, 0])
