@@ -38,6 +38,10 @@ def test_record_matches_the_chapter_and_every_shift_passes(path):
     assert not failing, f"{path.name}: cells fail under these seed shifts: {failing}"
 
 
+def test_chapter_3_has_a_record():
+    assert ROOT / "tests" / "reseed" / "03_relu_output_model.json" in RECORDS
+
+
 def test_shifted_moves_every_seed_literal_and_nothing_else():
     src = ("tm.setup(seed=0)\ncfg = Config(seed=12, steps=3000)\nrng = default_rng(7)\n"
            "reseed=3\nf(seed= 4)\n")
