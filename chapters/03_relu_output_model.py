@@ -338,14 +338,15 @@ pent_hi, square_hi = hi & (shape_r == "pentagon"), hi & (shape_r == "square")
 assert np.all(rows[:, 2] > rows[:, 3])  # every run: the error exceeds the mass share
 assert np.all((rows[pent_hi, 4] > 11) & (rows[pent_hi, 4] < 16))  # pentagons: 12-15
 assert np.all((rows[square_hi, 4] > 2) & (rows[square_hi, 4] < 4.5))  # squares: about 3
-assert np.all((rows[rows[:, 0] == 0.99, 2] > 0.1) & (rows[rows[:, 0] == 0.99, 2] < 0.4))
+pent_099 = (rows[:, 0] == 0.99) & (shape_r == "pentagon")  # most runs at S = 0.99
+assert pent_099.sum() >= 15 and np.all((rows[pent_099, 2] > 0.2) & (rows[pent_099, 2] < 0.3))
 assert np.allclose(rows[rows[:, 0] >= 0.95, 2], rows[rows[:, 0] >= 0.95, 5], rtol=0.25)
 assert np.isclose(share(0.99, 5), 0.02, atol=1e-3)
-quarter = np.median(rows[(rows[:, 0] == 0.99) & (shape_r == "pentagon"), 2])
+quarter = np.median(rows[pent_099, 2])
 assert abs(quarter - 0.25) < 0.05  # "about a quarter"
 tm.glue("share-099-5-pct", 100 * share(0.99, 5), 2)
-tm.glue("rel-err-099-min", 100 * rows[rows[:, 0] == 0.99, 2].min(), 2)
-tm.glue("rel-err-099-max", 100 * rows[rows[:, 0] == 0.99, 2].max(), 2)
+tm.glue("rel-err-099-min", 100 * rows[pent_099, 2].min(), 2)
+tm.glue("rel-err-099-max", 100 * rows[pent_099, 2].max(), 2)
 tm.glue("rel-err-099-median", 100 * quarter, 2)
 tm.glue("pent-ratio-min", rows[pent_hi, 4].min(), 3)
 tm.glue("pent-ratio-max", rows[pent_hi, 4].max(), 3)
@@ -354,9 +355,10 @@ tm.glue("square-ratio", np.median(rows[square_hi, 4]), 2)
 # %% [markdown]
 # This answers the notes' question, and the answer is less comfortable than the mass
 # suggests. At $S=0.99$ only {glue:text}`share-099-5-pct:.0f`% of the non-zero inputs have two
-# active features, yet they carry about a quarter of the loss (median
-# {glue:text}`rel-err-099-median:.0f`% over the runs here, extremes
-# {glue:text}`rel-err-099-min:.0f`% and {glue:text}`rel-err-099-max:.0f`%, to two digits). The reason is the
+# active features, yet they carry about a quarter of the loss of a pentagon (median
+# {glue:text}`rel-err-099-median:.0f`% over the runs here that end in one, extremes
+# {glue:text}`rel-err-099-min:.0f`% and {glue:text}`rel-err-099-max:.0f`%, to two digits;
+# a rare run that stops in the square loses less there). The reason is the
 # column $L_2/L_1$. A model in {index}`superposition` is tuned to be almost perfect on single
 # features: the bias cuts the interference of the neighbours. It fails when two features
 # arrive together. How much depends on the configuration training ends in: a pentagon loses
@@ -392,18 +394,23 @@ tm.glue("square-ratio", np.median(rows[square_hi, 4]), 2)
 # The full-loss minimiser does move with $S$. We compare them:
 
 # %%
-W_start, b_start = tm.random_init(3, 2, 5, seed=0)
+W_start, b_start = tm.random_init(8, 2, 5, seed=0)
 rand = tm.minimize_exact(W_start, b_start, ω5, 0.99, l_max=1, steps=1500, lr=0.02)
-rand_spread = rand.loss.max() / rand.loss.min() - 1
-print("three random restarts:", [tm.polygon_label(W) for W in rand.W])
-print(f"their losses differ by {rand_spread:.2%}")
-assert np.all(rand.converged) and np.all(rand.hessian_eigenvalues[:, 1] > 0)
+rand_pent = np.array([tm.polygon_label(W) == "pentagon" for W in rand.W])
+rand_spread = rand.loss[rand_pent].max() / rand.loss[rand_pent].min() - 1
+print(f"eight random restarts: {rand_pent.sum()} end in a pentagon")
+print(f"the pentagons' losses differ by {rand_spread:.2%}")
+assert rand_pent.sum() >= 5 and np.all(rand.converged[rand_pent])
+assert np.all(rand.hessian_eigenvalues[rand_pent, 1] > 0) and rand_spread > 1e-4
+tm.glue("rand-pent", int(rand_pent.sum()))
 tm.glue("rand-spread-pct", 100 * rand_spread, 2)
 
 # %% [markdown]
-# The three restarts all end in a regular pentagon, with gradients below $10^{-10}$ and a
-# Hessian that is positive apart from the one zero eigenvalue of the rotation: three strict
-# local minima, yet with losses {glue:text}`rand-spread-pct:.2f`% apart. With unequal importance the
+# Most restarts ({glue:text}`rand-pent` of the eight here) end in a regular pentagon, with
+# gradients below $10^{-10}$ and a Hessian that is positive apart from the one zero eigenvalue
+# of the rotation: strict local minima, yet with losses up to
+# {glue:text}`rand-spread-pct:.2f`% apart. (A restart occasionally stops in a square with a
+# dropped feature instead.) With unequal importance the
 # pentagon is not one configuration but $(5-1)!/2=12$: the order in which the features go
 # round it (up to rotation and reflection). Each order is a separate local minimum. So we
 # polish all twelve orders with Newton's method and take the lowest:
@@ -431,7 +438,7 @@ print(f"norms {np.round(tm.feature_norms(W1s), 2)}, b {np.round(b1s, 2)}")
 assert poly1.k == 5 and poly1.regular and np.all(b1s < 0)
 assert np.allclose(tm.feature_norms(W1s), 1.17, atol=0.02) and np.allclose(b1s, -0.28, atol=0.02)
 assert rand.loss.min() >= one_sparse.loss.min() * (1 - 1e-12)  # no restart beats the best order
-assert np.isclose(rand.loss[:, None], one_sparse.loss[None], rtol=1e-9).any(1).all()
+assert np.isclose(rand.loss[rand_pent, None], one_sparse.loss[None], rtol=1e-9).any(1).all()
 tm.glue("one-sparse-norm", tm.feature_norms(W1s).mean(), 3)
 tm.glue("one-sparse-bias", b1s.mean(), 2)
 
@@ -516,43 +523,60 @@ norms5 = tm.feature_norms(res5.W)
 count = {(S, name): np.sum((S_inst == S) & (shape5 == name)) for S in S_sweep
          for name in ("orthogonal pair", "square", "pentagon")}
 for k, S in enumerate(S_inst):
-    if S == 0 and shape5[k] == "orthogonal pair":  # PCA-like: features 0 and 1, bias ≈ mean
-        assert set(tm.polygon(res5.W[k]).order) == {0, 1}
+    if S == 0 and shape5[k] == "orthogonal pair" and set(tm.polygon(res5.W[k]).order) == {0, 1}:
+        # PCA-like: features 0 and 1 kept, the dropped ones with bias ≈ mean
         dropped = norms5[k] < 0.1  # most runs have dropped features 2-4; some are still dropping
         assert np.allclose(res5.b[k, dropped], 0.5, atol=0.08)
-    if shape5[k] == "square":  # two antipodal pairs, D_i ≈ 1/2 (a fifth feature not yet
-        # dropped, norm 0.2-0.4, and unequal norms move D_i by up to 0.08)
-        assert np.allclose(tm.feature_dimensionality(res5.W[k])[norms5[k] > 0.5], 0.5, atol=0.1)
+    if shape5[k] == "square":  # two antipodal pairs at right angles (a fifth feature may
+        # not be dropped yet, norm 0.2-0.4; unequal norms in a pair move D_i away from 1/2)
+        unit = res5.W[k][:, norms5[k] > 0.5] / norms5[k][norms5[k] > 0.5]
+        cos = unit.T @ unit - 2 * np.eye(4)  # the diagonal moved out of the way
+        assert np.all(cos.min(1) < -0.99) and np.all(np.abs(cos[cos > -0.99]) < 0.05)
     if shape5[k] == "pentagon" and S >= 0.9:  # negative bias, D_i = 2/5
         assert np.all(norms5[k] > 0.8) and np.all(res5.b[k] < 0)
         assert np.allclose(tm.feature_dimensionality(res5.W[k]), 0.4, atol=0.03)
 
 # %% tags=["hide-input"]
-assert count[0.0, "orthogonal pair"] >= 14  # PCA-like in most runs (19 of 20 here)
+pca_like = sum(set(tm.polygon(res5.W[k]).order) == {0, 1} for k in np.flatnonzero(
+    (S_inst == 0) & (shape5 == "orthogonal pair")))
+assert pca_like >= 12  # PCA-like in most runs (15-20 of 20 over 21 seeds tried)
+tm.glue("pca-like", int(pca_like))
 assert count[0.7, "square"] >= 8 and count[0.8, "square"] >= 8  # the commonest at 0.7, 0.8
 assert count[0.95, "pentagon"] >= 12 and min(count[S, "pentagon"] for S in (0.97, 0.99)) >= 17
 assert count[0.9, "square"] + count[0.95, "square"] >= 1  # the square survives to S ≥ 0.9
+tm.glue("pent-097", int(count[0.97, "pentagon"]))
+tm.glue("pent-099", int(count[0.99, "pentagon"]))
 print("pentagon gaps at S = 0.99 (degrees):", np.round(tm.polygon(res5.W[show[-1]]).gaps_deg, 0))
 
 # %% [markdown]
 # So the progression of the Toy Models figure is a statement about probabilities. At
 # $S=0.5$–$0.7$ most runs end in two antipodal pairs, but some keep three features in an
-# irregular triangle. At $S=0$ a few runs are still dropping a feature after 3000 steps. At $S=0.8$–$0.95$
-# the square with one dropped feature and the pentagon compete. Only from $S=0.97$ did every
-# run here end in the pentagon. The square that survives at $S\ge0.9$ is not a slow run: polished
+# irregular triangle. At $S=0$ most runs are PCA-like ({glue:text}`pca-like` of 20 here), but
+# a few are still dropping a feature after 3000 steps, and some keep feature 0 with a less
+# important feature instead of feature 1. At $S=0.8$–$0.95$
+# the square with one dropped feature and the pentagon compete. From $S=0.97$ on nearly every
+# run ends in the pentagon ({glue:text}`pent-097` of 20 at $S=0.97$ and
+# {glue:text}`pent-099` at $S=0.99$ here). The square that survives at $S\ge0.9$ is not a slow run: polished
 # on the exact loss on $Q_0\cup Q_1\cup Q_2$ with Newton's method, it stays a square, with a
-# positive semi-definite Hessian. It is a genuine local minimum, well above the pentagon:
+# positive semi-definite Hessian. Every run that ended in a square at the sparsity below
+# does so: a genuine local minimum, well above the pentagon (at least
+# {glue:text}`square-polished-min:.2f` times its loss):
 
 # %%
 S_sq = 0.9 if count[0.9, "square"] else 0.95  # a sparsity where both configurations occur
-pair = [int(np.flatnonzero((S_inst == S_sq) & (shape5 == name))[0]) for name in ("square", "pentagon")]
+squares = np.flatnonzero((S_inst == S_sq) & (shape5 == "square"))
+first_pentagon = np.flatnonzero((S_inst == S_sq) & (shape5 == "pentagon"))[0]
+pair = np.r_[squares, first_pentagon]  # every square of that sparsity, and one pentagon
 polished = tm.minimize_exact(res5.W[pair], res5.b[pair], ω5, S_sq, l_max=2, steps=0)
 labels_pol = [tm.polygon_label(W) for W in polished.W]
-ratio_sq = polished.loss[labels_pol.index("square")] / polished.loss[labels_pol.index("pentagon")]
-print(f"S = {S_sq}, polished: {labels_pol}")
-print(f"exact loss on l <= 2: {np.round(polished.loss, 5)}; square / pentagon = {ratio_sq:.2f}")
-assert sorted(labels_pol) == ["pentagon", "square"] and np.all(polished.converged)
-assert np.all(polished.hessian_eigenvalues[:, 0] > -1e-9) and 1.3 < ratio_sq < 2.2
+ratio_sq = polished.loss[:-1] / polished.loss[-1]
+print(f"S = {S_sq}: {len(squares)} squares and a pentagon, polished: "
+      f"{labels_pol.count('square')} squares, {labels_pol.count('pentagon')} pentagon")
+print(f"square / pentagon, exact loss on l <= 2: {ratio_sq.min():.2f} to {ratio_sq.max():.2f}")
+assert labels_pol == ["square"] * len(squares) + ["pentagon"] and np.all(polished.converged)
+assert np.all(polished.hessian_eigenvalues[:, 0] > -1e-9)
+assert ratio_sq.min() > 1.2 and ratio_sq.max() < 2.2
+tm.glue("square-polished-min", ratio_sq.min(), 3)
 
 # %% [markdown]
 # (sec-ch3-phase)=
@@ -758,7 +782,7 @@ for k, x_ in enumerate(inv_density):
     top = ", ".join(f"{key}: {n}" for key, n in top)
     print(f"{x_:7.1f}  {dpf[k]:7.2f}  {int((norm_big[k] > 0.5).sum()):11d}  {top}")
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Dimensions per feature for 200 features in 20 dimensions, against $1/(1-S)$. Dots: the per-feature $D_i$ of every represented feature (slightly jittered sideways). Line: the average $d/\\lVert W\\rVert_F^2$. Dotted: the fractions $r/k$ of small tight frames.", "name": "fig-ch3-dims"}, "image": {"alt": "Scatter of dots and a black line falling from about 1 at the left to about 0.1 at the right on a log x axis, with a flat stretch at one half between 2 and 3.5, and horizontal dotted lines labelled 1, 3/4, 2/3, 1/2, 2/5 and 1/3."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Dimensions per feature for 200 features in 20 dimensions, against $1/(1-S)$. Dots: the per-feature $D_i$ of every represented feature (slightly jittered sideways). Line: the average $d/\\lVert W\\rVert_F^2$. Dotted: the fractions $r/k$ of small tight frames.", "name": "fig-ch3-dims"}, "image": {"alt": "Scatter of dots and a black line falling from about 1 at the left to about 0.1 at the right on a log x axis, with a flat stretch at one half between 2 and 3, and horizontal dotted lines labelled 1, 3/4, 2/3, 1/2, 2/5 and 1/3."}}
 fig, ax = plt.subplots(figsize=(4.8, 3.4))
 for k, x_ in enumerate(inv_density):
     rep = norm_big[k] > 0.5
@@ -781,7 +805,7 @@ plt.show()
 # features and those in a digon:
 
 # %%
-plateau = [k for k, x_ in enumerate(inv_density) if 2 <= x_ <= 3.5]
+plateau = [k for k, x_ in enumerate(inv_density) if 2 <= x_ <= 3]
 print("1/(1-S)  represented  in a digon (D_i = 1/2 ± 0.03)")
 n_rep = []
 for k in plateau:  # the antipodal plateau: all represented features but at most one in digons
@@ -810,11 +834,13 @@ tm.glue("dpf-sparse", dpf[-1], 2)
 # %% [markdown]
 # The average $d/\lVert W\rVert_F^2$ falls from {glue:text}`dpf-dense:.2f` (dense data: little
 # superposition) to {glue:text}`dpf-sparse:.2f`. It **sticks at $1/2$** for
-# $2\lesssim1/(1-S)\lesssim3.5$. There the represented features sit in antipodal pairs, so the
+# $2\lesssim1/(1-S)\lesssim3$. There the represented features sit in antipodal pairs, so the
 # 20 dimensions hold about 40 features ({glue:text}`plateau-min-rep` to
 # {glue:text}`plateau-max-rep` here), each with $D_i=1/2$. At the dense edge of the plateau a feature may still be on its way
 # into a pair after 3000 steps (the table above counts them); the check allows one such
-# straggler per sparsity. Sparser still, pentagons ($5/2$, $D_i=2/5$) and other small tegum
+# straggler per sparsity. At $1/(1-S)=3.5$ the plateau ends: depending on the run, the model
+# keeps about 40 features in digons or already squeezes in more (a pentagon, or more pairs than
+# dimensions, with $D_i$ a little below $1/2$). Sparser still, pentagons ($5/2$, $D_i=2/5$) and other small tegum
 # factors appear beside the digons. At high sparsity all represented features join a single
 # group spanning all 20 dimensions, and the $D_i$ form a narrow continuum instead of sticking
 # at a fraction. With 3000 steps of batch 256 we do not see the sharp $3/4$ and $3/8$ plateaus
@@ -907,14 +933,15 @@ for N, row in table.items():
 # exactly for a tight frame.
 
 # %% tags=["hide-input"]
-for N in (6, 12):  # the octahedron and the icosahedron: the same configuration
+ico = table[12]["kept"] == 12  # with some seeds all four restarts at N = 12 drop a feature
+for N in (6, 12) if ico else (6,):  # the octahedron and the icosahedron: the same configuration
     assert table[N]["kept"] == N and table[N]["dist"] < 0.02
     assert abs(table[N]["E"] / table[N]["E_T"] - 1) < 1e-4
 for N in (4, 5):  # not Thomson: unit norms, zero bias, antipodal pairs
     assert table[N]["dist"] > 0.25 and abs(table[N]["b"]) < 0.02
     assert abs(table[N]["nmin"] - 1) < 0.03 and table[N]["tf"] > 0.4
 full = [N for N in Ns if table[N]["kept"] == N]  # the best restart kept every feature
-assert len(full) >= len(Ns) - 1  # a best of four can still drop a feature at one N
+assert len(full) >= len(Ns) - 2  # a best of four can still drop a feature at one N or two
 for N in (7, 10, 11):  # another configuration; at N = 7, 11 with a larger minimal angle
     assert table[N]["dist"] > 0.1
     assert N == 10 or N not in full or table[N]["ang"] > table[N]["ang_T"]
@@ -923,11 +950,12 @@ for N in (8, 9):  # energies within 0.2%; at N = 9 the type depends on the run (
     assert table[N]["E"] / table[N]["E_T"] - 1 < 2e-3
 for N in set(range(7, 13)) & set(full):  # norms above 1 and a negative bias beyond 2m
     assert table[N]["nmin"] > 1.05 and table[N]["b"] < -0.1
-assert 1.25 < table[12]["nmax"] < 1.4
-tm.glue("thomson-match-dist", np.ceil(100 * max(table[6]["dist"], table[12]["dist"])) / 100)
+assert not ico or 1.25 < table[12]["nmax"] < 1.4
+tm.glue("thomson-match-dist", np.ceil(100 * max(table[N]["dist"] for N in (6, 12)[:1 + ico])) / 100)
+tm.glue("thomson-12-kept", int(table[12]["kept"]))
 tm.glue("thomson-8-energy-pct", 100 * (table[8]["E"] / table[8]["E_T"] - 1), 2)
 tm.glue("thomson-9-energy-pct", 100 * (table[9]["E"] / table[9]["E_T"] - 1), 2)
-tm.glue("thomson-nmax-12", table[12]["nmax"], 3)
+tm.glue("thomson-nmax", max(table[N]["nmax"] for N in full), 3)
 tm.glue("tf-defect-45", min(table[4]["tf"], table[5]["tf"]), 2)
 
 # %% [markdown]
@@ -937,8 +965,10 @@ tm.glue("tf-defect-45", min(table[4]["tf"], table[5]["tf"]), 2)
 # What follows describes this run, the best of four restarts for each $N$; the page does not
 # measure how often runs with other seeds agree.
 #
-# **It holds** at $N=6$ and $N=12$. There the learned unit directions *are* the Thomson
-# configurations, the octahedron and the icosahedron, to within
+# **It holds** at $N=6$, and at $N=12$ whenever the best restart keeps all twelve features
+# (here it keeps {glue:text}`thomson-12-kept`; with some seeds all four restarts drop one).
+# There the learned unit directions *are* the Thomson configurations, the octahedron and the
+# icosahedron, to within
 # {glue:text}`thomson-match-dist:.2f` in aligned distance. It holds approximately at $N=8$:
 # the same combinatorial type with slightly different proportions, and an energy
 # {glue:text}`thomson-8-energy-pct:.2f`% above Thomson's. At $N=9$ the energy is also within
@@ -995,7 +1025,7 @@ assert np.isclose(tm.loss_L2(bipyramid, np.zeros(5), 1, 0.99), 17 / 240)
 #    distance $>0.25$ from Thomson).
 # 3. *Norms and features are free.* The ReLU model can drop a feature (norm $\to0$) or give
 #    it norm $\ne1$. Beyond $N=2m$ the norms grow above 1 (up to
-#    {glue:text}`thomson-nmax-12:.2f` at $N=12$)
+#    {glue:text}`thomson-nmax:.2f` here)
 #    together with a negative bias, which buys the cut-off in 1. Coulomb points have neither
 #    freedom.
 #
@@ -1014,8 +1044,8 @@ assert np.isclose(tm.loss_L2(bipyramid, np.zeros(5), 1, 0.99), 17 / 240)
 # for the highly symmetric $N=6$ and $N=12$.
 
 # %% tags=["hide-input"]
-assert table[6]["tf"] < 0.02 and table[12]["tf"] < 0.02
-assert all(table[N]["tf_T"] < 1e-6 for N in (4, 6, 12))  # Thomson: tight frames
+assert table[6]["tf"] < 0.02 and (not ico or table[12]["tf"] < 0.02)
+assert all(tm.tight_frame_defect(thomson[N].X.T) < 1e-6 for N in (4, 6, 12))  # Thomson: tight
 unit = thomson[4].X.T  # unit norms: the interference term of (28′) is FP/2 − N/2
 assert np.isclose(tm.energy_notes(unit), tm.frame_potential(unit) / 2 - 4 / 2)
 assert min(table[4]["tf"], table[5]["tf"]) > 0.4
@@ -1064,7 +1094,8 @@ plt.show()
 
 # %% [markdown]
 # In {numref}`fig-ch3-thomson`, at $N=4$ the two are visibly different: a square
-# cross-section against a tetrahedron. At $N=6$ both are octahedra, at $N=12$ icosahedra.
+# cross-section against a tetrahedron. At $N=6$ both are octahedra, and at $N=12$ both are
+# icosahedra when the run keeps all twelve features.
 #
 # Every function used above refuses bad input with an error that names the argument, a
 # diverging run stops at the first non-finite loss and names the step and the instances, and
@@ -1125,7 +1156,7 @@ if tm.widgets_live():
 #   candidate's basin); dimensions per feature sticking at $1/2$, with digons and pentagons as tegum
 #   factors ({prf:ref}`prop-tegum`).
 # - **Thomson.** The solver reproduces the published minima for $N=2,\dots,12$. The ReLU model
-#   matches Thomson at $N=6,12$ and approximately at $N=8$ (at $N=9$ the type depends on the
+#   matches Thomson at $N=6$, at $N=12$ when it keeps all twelve features, and approximately at $N=8$ (at $N=9$ the type depends on the
 #   run). It departs at $N=4,5$ (antipodal
 #   pairs beat the tetrahedron and the bipyramid on $L_2$: $1/18<5/81$ and $1/15<17/240$) and
 #   at $N=7,10,11$ (a short-range potential, with larger minimal angles at $N=7,11$).
