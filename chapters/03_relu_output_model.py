@@ -708,8 +708,8 @@ plt.show()
 # lands in the closed-form phase of its cell. Over all {glue:text}`single-runs` runs it is
 # {glue:text}`single-run-pct:.0f`% (95% Wilson interval
 # {glue:text}`single-run-lo-pct:.0f`–{glue:text}`single-run-hi-pct:.0f`%; the cells differ,
-# so this is an average over the grid; {ref}`sec-ch4-basins` measures it with a thousand runs
-# at single points of the diagram). Where the trained map disagrees with the closed
+# so this is an average over the grid; {ref}`sec-ch4-basins-phase` measures it with a thousand runs
+# at each point of a grid over the diagram). Where the trained map disagrees with the closed
 # form, training mostly stopped in the other basin. Its exact loss then equals the loss of
 # another candidate, a local minimum. If the two weights start with the same sign, the model
 # has to push one of them through zero to become antipodal. The three closed-form candidates
@@ -807,17 +807,19 @@ plt.show()
 # %%
 plateau = [k for k, x_ in enumerate(inv_density) if 2 <= x_ <= 3]
 print("1/(1-S)  represented  in a digon (D_i = 1/2 ± 0.03)")
-n_rep = []
-for k in plateau:  # the antipodal plateau: all represented features but at most one in digons
+n_rep, stragglers = [], []
+for k in plateau:  # the antipodal plateau: all represented features but a few in digons
     rep = norm_big[k] > 0.5
     in_digon = np.abs(Dim[k][rep] - 0.5) <= 0.03
     print(f"{inv_density[k]:7.1f}  {rep.sum():11d}  {in_digon.sum():10d}")
-    assert rep.sum() - in_digon.sum() <= 1 and abs(dpf[k] - 0.5) < 0.05
+    stragglers.append(int(rep.sum() - in_digon.sum()))
+    assert stragglers[-1] <= 3 and 0.49 < dpf[k] < 0.57
     assert abs(rep.sum() - 40) <= 4  # about 40 features in 20 dimensions
     assert group_table[k]["2/1"] >= (rep.sum() - 1) // 2
     n_rep.append(rep.sum())
 tm.glue("plateau-min-rep", int(min(n_rep)))
 tm.glue("plateau-max-rep", int(max(n_rep)))
+tm.glue("plateau-stragglers", int(max(stragglers)))
 
 # %%
 assert dpf[0] > 0.8 and dpf[-1] < 0.15 and np.all(np.diff(dpf) < 0.02)
@@ -825,7 +827,11 @@ found_fractions = {f"{g}" for cnt in group_table for g in cnt}
 seen = sorted(found_fractions, key=lambda s_: tuple(map(int, s_.split("/"))))
 print("group types seen (size/rank):")
 print(textwrap.fill(", ".join(seen), 70))
-assert {"2/1", "5/2"} <= found_fractions
+assert "2/1" in found_fractions
+k45 = list(inv_density).index(4.5)  # small tegum factors with D_i < 1/2 beside the digons
+small = sorted(t for t in group_table[k45] if int(t.split("/")[0]) > 2 * int(t.split("/")[1]))
+print(f"at 1/(1-S) = 4.5, groups with more than two features per dimension: {', '.join(small)}")
+assert any(int(t.split("/")[0]) <= 12 for t in small)
 last = tm.feature_groups(res_big.W[-1], overlap=0.3)
 assert len(last) == 1 and last[0].rank == 20
 tm.glue("dpf-dense", dpf[0], 2)
@@ -837,11 +843,12 @@ tm.glue("dpf-sparse", dpf[-1], 2)
 # $2\lesssim1/(1-S)\lesssim3$. There the represented features sit in antipodal pairs, so the
 # 20 dimensions hold about 40 features ({glue:text}`plateau-min-rep` to
 # {glue:text}`plateau-max-rep` here), each with $D_i=1/2$. At the dense edge of the plateau a feature may still be on its way
-# into a pair after 3000 steps (the table above counts them); the check allows one such
-# straggler per sparsity. At $1/(1-S)=3.5$ the plateau ends: depending on the run, the model
+# into a pair after 3000 steps (the table above counts them: at most
+# {glue:text}`plateau-stragglers` here); the check allows up to three such stragglers per sparsity. At $1/(1-S)=3.5$ the plateau ends: depending on the run, the model
 # keeps about 40 features in digons or already squeezes in more (a pentagon, or more pairs than
-# dimensions, with $D_i$ a little below $1/2$). Sparser still, pentagons ($5/2$, $D_i=2/5$) and other small tegum
-# factors appear beside the digons. At high sparsity all represented features join a single
+# dimensions, with $D_i$ a little below $1/2$). Sparser still, at $1/(1-S)=4.5$, small tegum
+# factors with fewer than half a dimension per feature appear beside the digons: in most runs
+# pentagons ($5/2$, $D_i=2/5$), in some only $8/3$ groups (the cell above prints which). At high sparsity all represented features join a single
 # group spanning all 20 dimensions, and the $D_i$ form a narrow continuum instead of sticking
 # at a fraction. With 3000 steps of batch 256 we do not see the sharp $3/4$ and $3/8$ plateaus
 # of the paper's much longer runs. Treat the finer fractions as a statement about long

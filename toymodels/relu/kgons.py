@@ -219,17 +219,46 @@ def _family_grad_hess(x, D, k, S, b_d, n_dead, dead_bias, h=1e-5):
     return float(L[0].detach()), G[0], (H + H.T) / 2
 
 
+def _family_grad_hess_autograd(x, D, k, S, b_d, n_dead, dead_bias):
+    """As :func:`_family_grad_hess`, with the Hessian by autograd. At a kink of the ReLU (the
+    square's bias is exactly 0) the central difference straddles the kink and steers Newton
+    badly; autograd's one-sided second derivative does not."""
+    θ = 2 * math.pi * torch.arange(k, dtype=_DT) / k
+    rest = torch.cat([torch.full((D - k - n_dead,), b_d, dtype=_DT),
+                      torch.full((n_dead,), dead_bias, dtype=_DT)])
+
+    def f(v):
+        W = torch.cat([v[0] * torch.stack([torch.cos(θ), torch.sin(θ)]),
+                       torch.zeros(2, D - k, dtype=_DT)], dim=1)
+        return _loss_t(W, torch.cat([v[1].expand(k), rest]), S)
+
+    xt = torch.as_tensor(np.asarray(x, dtype=float), dtype=_DT).requires_grad_()
+    L = f(xt)
+    g = torch.autograd.grad(L, xt, create_graph=True)[0]
+    H = torch.stack([torch.autograd.grad(g[i], xt, retain_graph=True)[0] for i in range(2)])
+    return float(L.detach()), g.detach().numpy(), H.detach().numpy()
+
+
 def _solve_family_S(D, k, S, b_d, n_dead, dead_bias, start=None, tol=1e-13):
     """A critical point of the l ≤ 2 loss on the family ``(r, b)``: Newton with backtracking on
     ``|∇|²``, started from ``start``, by default the 1-sparse critical point (``k ≥ 5``) or
-    ``r = 1, b = 0`` (``k ≤ 4``)."""
+    ``r = 1, b = 0`` (``k ≤ 4``). Newton is steered by central-difference Hessians; where that
+    does not reach ``tol`` (at a kink), it is run again with autograd Hessians."""
+    L, x, gn = _newton_family(D, k, S, b_d, n_dead, dead_bias, start, tol, _family_grad_hess)
+    if gn >= tol:
+        L, x, gn = _newton_family(D, k, S, b_d, n_dead, dead_bias, start, tol,
+                                  _family_grad_hess_autograd)
+    return L, x, gn
+
+
+def _newton_family(D, k, S, b_d, n_dead, dead_bias, start, tol, grad_hess):
     if start is not None:
         x = np.array(start, dtype=float)
     elif k <= 4:
         x = np.array([1.0, 0.0])
     else:
         x = np.array([kgon_block_roots(k)[0].r, kgon_block_roots(k)[0].b])
-    L, g, H = _family_grad_hess(x, D, k, S, b_d, n_dead, dead_bias)
+    L, g, H = grad_hess(x, D, k, S, b_d, n_dead, dead_bias)
     for _ in range(40):
         if np.linalg.norm(g) < tol:
             break
@@ -240,7 +269,7 @@ def _solve_family_S(D, k, S, b_d, n_dead, dead_bias, start=None, tol=1e-13):
         t = 1.0
         for _ in range(30):
             x_new = x - t * step
-            L_new, g_new, H_new = _family_grad_hess(x_new, D, k, S, b_d, n_dead, dead_bias)
+            L_new, g_new, H_new = grad_hess(x_new, D, k, S, b_d, n_dead, dead_bias)
             if np.linalg.norm(g_new) < np.linalg.norm(g):
                 break
             t /= 2
