@@ -815,7 +815,7 @@ for k in plateau:  # the antipodal plateau: all represented features but a few i
     stragglers.append(int(rep.sum() - in_digon.sum()))
     assert stragglers[-1] <= 3 and 0.49 < dpf[k] < 0.57
     assert abs(rep.sum() - 40) <= 4  # about 40 features in 20 dimensions
-    assert group_table[k]["2/1"] >= (rep.sum() - 1) // 2
+    assert group_table[k]["2/1"] >= in_digon.sum() // 2  # the D_i = 1/2 features: in digons
     n_rep.append(rep.sum())
 tm.glue("plateau-min-rep", int(min(n_rep)))
 tm.glue("plateau-max-rep", int(max(n_rep)))
