@@ -108,14 +108,14 @@ assert abs(z[j9, "pentagon"]) < 4 and abs(z[j9, "square"]) < 4  # S = 0.9: one p
 ex9, sa9 = shares["exact", j9], shares["sampled", j9]
 for key, e in (("ex9pe", ex9["pentagon"]), ("sa9pe", sa9["pentagon"]), ("ex9sq", ex9["square"]),
                ("sa9sq", sa9["square"])):
-    glue(key, e.p, display=False)
-    glue(key + "lo", e.lo, display=False)
-    glue(key + "hi", e.hi, display=False)
+    glue(key, float(e.p), display=False)
+    glue(key + "lo", float(e.lo), display=False)
+    glue(key + "hi", float(e.hi), display=False)
 glue("differ_S", ", ".join(differ) if differ else "none of them", display=False)
 ex7, sa7 = shares["exact", 0]["pentagon"], shares["sampled", 0]["pentagon"]
 assert ex7.lo > sa7.hi + 0.2  # S = 0.7: the exact path finds the pentagon far more often
-glue("ex7pe", ex7.p, display=False)
-glue("sa7pe", sa7.p, display=False)
+glue("ex7pe", float(ex7.p), display=False)
+glue("sa7pe", float(sa7.p), display=False)
 
 # %% [markdown]
 # At $S=0.9$ the exact path ends in the pentagon with probability {glue:text}`ex9pe:.3f`
@@ -165,11 +165,11 @@ print(f"{sel.sum()} end points ({sel.sum() / 1000:.1%} of the runs at S = 0.9), 
       f"{exact.min_eigenvalue[sel].min():.1e}")
 print(f"square {crit4:.5f}; triangle with 2 dropped features alive {crit3[0]:.5f}, dead "
       f"{crit3[2]:.5f}")
-glue("t3_share", sel.sum() / 1000, display=False)
-glue("t3_loss", L3.mean(), display=False)
-glue("tri0", crit3[0], display=False)
-glue("tri2", crit3[2], display=False)
-glue("sq_crit", crit4, display=False)
+glue("t3_share", float(sel.sum() / 1000), display=False)
+glue("t3_loss", float(L3.mean()), display=False)
+glue("tri0", float(crit3[0]), display=False)
+glue("tri2", float(crit3[2]), display=False)
+glue("sq_crit", float(crit4), display=False)
 
 # %% [markdown]
 # At $S=0.9$, {glue:text}`t3_share:.1%` of the exact runs end there, all at the same loss

@@ -116,7 +116,7 @@ plt.show()
 # %%
 anti = best.reshape(6, 6) == "antipodal"
 ded_lo = lo[~anti].min()
-glue("phase_dedicated_lo", ded_lo, display=False)
+glue("phase_dedicated_lo", float(ded_lo), display=False)
 assert ded_lo > 0.9  # above the boundary: at least 90% at every cell
 near1 = np.abs(np.log10(R)) < 0.3  # the two columns next to r = 1
 assert p_best[~anti & near1].max() < p_best[~anti & ~near1].min() + 0.01
@@ -149,11 +149,11 @@ ratio0 = np.exp(advantage.reshape(6, 6)[0])
 print(f"sparsest row: loss ratio second/best {ratio0.min():.0f}-{ratio0.max():.0f}, "
       f"P(antipodal) {p0:.3f} [{lo0:.3f}, {hi0:.3f}]")
 assert hi0 < 0.5 and ratio0.min() > 10
-glue("phase_row0", p0, display=False)
-glue("phase_row0_lo", lo0, display=False)
-glue("phase_row0_hi", hi0, display=False)
-glue("phase_ratio_min", ratio0.min(), display=False)
-glue("phase_ratio_max", ratio0.max(), display=False)
+glue("phase_row0", float(p0), display=False)
+glue("phase_row0_lo", float(lo0), display=False)
+glue("phase_row0_hi", float(hi0), display=False)
+glue("phase_ratio_min", float(ratio0.min()), display=False)
+glue("phase_ratio_max", float(ratio0.max()), display=False)
 
 # %% [markdown]
 # Nearer the boundary the antipodal basin is larger. Split the antipodal cells by the
@@ -177,7 +177,7 @@ print(f"antipodal cells, advantage < 2: {near.sum()} cells, P = {pn:.3f} [{ln:.3
 assert ln > hf + 0.1
 for name, v in [("near", pn), ("near_lo", ln), ("near_hi", hn), ("far", pf), ("far_lo", lf),
                 ("far_hi", hf)]:
-    glue(f"phase_{name}", v, display=False)
+    glue(f"phase_{name}", float(v), display=False)
 
 # %% [markdown]
 # ## Summary

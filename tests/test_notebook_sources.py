@@ -36,3 +36,19 @@ def test_notebook_and_source_agree(notebook):
     for i, (a, b) in enumerate(zip(ipynb_cells, py_cells, strict=True)):
         assert a == b, (f"cell {i} of {notebook.name} differs from {source.name}: run "
                         f"`jupytext --sync {source.relative_to(ROOT)}` and re-execute the notebook")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_glued_values_are_plain_numbers(notebook):
+    """A numpy scalar glued as is is stored as ``np.float64(...)``, which MyST-NB cannot format
+    (``{glue:text}`x:.2f``` then warns, and the book build fails with ``-W``): glue ``float(x)``."""
+    import json
+
+    bad = []
+    for i, cell in enumerate(json.loads(notebook.read_text())["cells"]):
+        for out in cell.get("outputs", []):
+            value = out.get("data", {}).get("application/papermill.record/text/plain")
+            value = "".join(value) if isinstance(value, list) else value
+            if value is not None and value.startswith(("np.", "array(")):
+                bad.append((i, value[:40]))
+    assert not bad, f"{notebook.name}: glued numpy values (glue float(x) instead): {bad}"
